@@ -1,0 +1,105 @@
+"""The ``parport`` command: decode Windows parallel-port numbers and run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import nt
+from ._version import __version__
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (use 0x... for hex)") from None
+
+
+def _decode(value: int) -> list[str]:
+    """Every meaning of a 32-bit value: IOCTL under each major function, and NTSTATUS."""
+    lines: list[str] = []
+    for major in (nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IRP_MJ_DEVICE_CONTROL):
+        info = nt.ioctl_info(major, value)
+        if info is not None:
+            lines.append(
+                f"0x{value:08X} as {major.name}: {info.name} "
+                f"(function {info.function}, handled by the {info.target})"
+            )
+    if 0 <= value <= 0xFFFFFFFF:
+        name = nt.status_name(value)
+        if not name.startswith("NTSTATUS("):
+            lines.append(f"0x{value:08X} as NTSTATUS: {name}")
+    if not lines:
+        lines.append(f"0x{value:08X}: {nt.ioctl_name(nt.IRP_MJ_DEVICE_CONTROL, value)}")
+    return lines
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    for value in args.values:
+        for line in _decode(value):
+            print(line)
+    return 0
+
+
+def _cmd_structs(args: argparse.Namespace) -> int:
+    for name in sorted(nt.structs.__all__):
+        cls = getattr(nt.structs, name)
+        if isinstance(cls, type) and issubclass(cls, nt.NtStruct) and cls is not nt.NtStruct:
+            layout = cls.layout(args.arch)
+            members = ", ".join(f"{m}@{o}" for m, o in layout.offsets.items())
+            print(f"{name} ({layout.size} bytes, {layout.format}): {members}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The main job. Until the emulator and the driver land it shows the request core at work."""
+    print(f"parport {__version__} demo: the request core (parport.nt)")
+    code = nt.IOCTL_INTERNAL_UNLOCK_PORT
+    irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code)
+    print(f"  created   {irp!r}")
+    irp.add_done_callback(lambda done: print(f"  callback  {done!r}"))
+    irp.complete(nt.STATUS_SUCCESS, 0)
+    print(f"  completed status={nt.status_name(irp.status)} information={irp.result.information}")  # type: ignore[union-attr]
+    try:
+        irp.complete(nt.STATUS_SUCCESS)
+    except nt.IrpAlreadyCompletedError as exc:
+        print(f"  a second completion is refused: {exc}")
+    queued = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+    queued.arm_cancel(lambda victim: victim.complete(nt.STATUS_CANCELLED))
+    print(f"  queued    {queued!r}; cancel() -> {queued.cancel()}; now {queued!r}")
+    for line in _decode(0x0016002C):
+        print(f"  decode    {line}")
+    pnp = nt.PARALLEL_PNP_INFORMATION(HardwareCapabilities=nt.PPT_ECP_PRESENT | nt.PPT_BYTE_PRESENT)
+    print(f"  PARALLEL_PNP_INFORMATION packs to {len(pnp.pack())} bytes")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parport",
+        description="The Windows parallel-port driver stack in Python.",
+    )
+    parser.add_argument("--version", action="version", version=f"parport {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="run the demonstration on the built-in emulator")
+    demo.set_defaults(func=_cmd_demo)
+    decode = sub.add_parser("decode", help="name an IOCTL code or NTSTATUS value (all meanings)")
+    decode.add_argument("values", nargs="+", type=_int, metavar="VALUE")
+    decode.set_defaults(func=_cmd_decode)
+    structs = sub.add_parser("structs", help="print every structure's size and member offsets")
+    structs.add_argument("--arch", choices=("x64", "x86"), default="x64")
+    structs.set_defaults(func=_cmd_structs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    result: int = args.func(args)
+    sys.stdout.flush()
+    return result
