@@ -1,0 +1,313 @@
+"""The register-access interface every backend implements (``design.md`` §2, layer 2).
+
+Everything above this layer (the IEEE 1284 engine, the arbiter, the devices) talks to a port
+only through :class:`PortBackend`, so the same code drives the emulator, Linux ppdev and raw I/O
+ports. Register values cross the interface as raw PC register bits (:mod:`parport.hw.signals`
+converts to pin levels and line names). Time comes from the backend's clock (microseconds): on
+the emulator it is virtual, on hardware it is real.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Self
+
+from .. import nt
+from .clock import Clock
+from .signals import CTR_DIRECTION
+
+__all__ = [
+    "PORT_KINDS",
+    "Capabilities",
+    "InterruptHandler",
+    "LineObserver",
+    "LineState",
+    "PortBackend",
+    "UnsupportedRegisterError",
+]
+
+log = logging.getLogger(__name__)
+
+# ECP block offsets from the base (ieee1284.md §1.7).
+ECP_FIFO_OFFSET: Final = 0x400
+ECP_CNFGB_OFFSET: Final = 0x401
+ECP_ECR_OFFSET: Final = 0x402
+
+PORT_KINDS: Final = ("spp", "ps2", "epp", "ecp", "ecp+epp")
+
+InterruptHandler = Callable[[], None]
+
+
+class UnsupportedRegisterError(OSError):
+    """The backend cannot reach that register (e.g. no ECR on this port, or ppdev has no ECR)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a port's hardware offers (ieee1284.md §1; Windows PPT_* bits in ``ppt_bits``)."""
+
+    kind: str = "ecp+epp"
+    ps2: bool = True  # data lines can be tri-stated (byte mode)
+    epp: bool = True
+    ecr: bool = True  # extended control register present
+    ecp: bool = True  # ECR with a working FIFO
+    fifo_depth: int = 16  # FIFO words
+    fifo_width: int = 8  # bits per FIFO word
+    epp_32: bool = False
+    irq: int | None = 7
+    dma: int | None = None
+    base: int = 0x378
+    base_hi: int | None = 0x778
+
+    @property
+    def ppt_bits(self) -> int:
+        """The Windows ``HardwareCapabilities`` bits (windows-parport.md §3.6)."""
+        bits = 0
+        if self.ecp:
+            bits |= nt.PPT_ECP_PRESENT
+        if self.epp:
+            bits |= nt.PPT_EPP_PRESENT
+        if self.epp and self.epp_32:
+            bits |= nt.PPT_EPP_32_PRESENT
+        if self.ps2:
+            bits |= nt.PPT_BYTE_PRESENT
+        return bits
+
+    @classmethod
+    def of_kind(cls, kind: str, **overrides: object) -> Capabilities:
+        """The capabilities of one of the standard port kinds of ``PORT_KINDS``."""
+        table: dict[str, dict[str, object]] = {
+            "spp": {"ps2": False, "epp": False, "ecr": False, "ecp": False, "fifo_depth": 0},
+            "ps2": {"ps2": True, "epp": False, "ecr": False, "ecp": False, "fifo_depth": 0},
+            "epp": {"ps2": True, "epp": True, "ecr": False, "ecp": False, "fifo_depth": 0},
+            "ecp": {"ps2": True, "epp": False, "ecr": True, "ecp": True},
+            "ecp+epp": {"ps2": True, "epp": True, "ecr": True, "ecp": True},
+        }
+        if kind not in table:
+            raise ValueError(f"unknown port kind {kind!r}; one of {', '.join(PORT_KINDS)}")
+        values: dict[str, object] = {"kind": kind, **table[kind], **overrides}
+        if not values["ecr"]:
+            values["base_hi"] = None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class LineState:
+    """Every DB-25 line at one instant, as pin levels (see :mod:`parport.hw.signals`)."""
+
+    time_ns: int
+    data: int  # the levels on D0..D7 (whoever drives them)
+    control: int  # nStrobe, nAutoFd, nInit, nSelectIn pin levels in bits 0..3
+    status: int  # Busy, nAck, PError, Select, nFault pin levels in bits 7..3
+    reverse: bool  # host data drivers off
+    ecr_mode: int = 0  # ECR bits 7..5 (0 without an ECR)
+    selected: int | None = None  # 1284.3 address of the selected device, if known
+
+
+LineObserver = Callable[[LineState], None]
+
+
+@dataclass
+class _Annotations:
+    mode: int = 0  # the IEEE 1284 mode bits of windows-parport.md §3.4 (0 = compatibility)
+    selected: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class PortBackend(ABC):
+    """Register access to one parallel port, plus its clock and its capabilities.
+
+    Subclasses implement the register primitives; the helpers here (``wait_status``, direction,
+    ``inb``/``outb`` by offset, block transfers) are built on them and may be overridden where a
+    backend can do better (the emulator jumps virtual time to the next peripheral event).
+    """
+
+    name: str = "port"
+    capabilities: Capabilities
+    clock: Clock
+
+    def __init__(self) -> None:
+        self.accesses = 0  # register accesses made so far (benchmarks compare per byte)
+        self._closed = False
+        self._irq_handler: InterruptHandler | None = None
+        self.annotations = _Annotations()
+
+    # --- registers (base+0..2) ------------------------------------------------------------------
+    @abstractmethod
+    def read_data(self) -> int: ...
+
+    @abstractmethod
+    def write_data(self, value: int) -> None: ...
+
+    @abstractmethod
+    def read_status(self) -> int: ...
+
+    def write_status(self, value: int) -> None:  # noqa: B027 - optional, a no-op by default
+        """Status writes only matter for clearing the EPP timeout bit on some chips."""
+
+    @abstractmethod
+    def read_control(self) -> int: ...
+
+    @abstractmethod
+    def write_control(self, value: int) -> None: ...
+
+    # --- EPP (base+3, base+4) -------------------------------------------------------------------
+    def read_epp_address(self) -> int:
+        raise UnsupportedRegisterError(f"{self.name}: no EPP address register")
+
+    def write_epp_address(self, value: int) -> None:
+        raise UnsupportedRegisterError(f"{self.name}: no EPP address register")
+
+    def read_epp_data(self) -> int:
+        raise UnsupportedRegisterError(f"{self.name}: no EPP data register")
+
+    def write_epp_data(self, value: int) -> None:
+        raise UnsupportedRegisterError(f"{self.name}: no EPP data register")
+
+    # --- ECP block (base_hi+0..2) ---------------------------------------------------------------
+    def read_ecr(self) -> int:
+        raise UnsupportedRegisterError(f"{self.name}: no extended control register")
+
+    def write_ecr(self, value: int) -> None:
+        raise UnsupportedRegisterError(f"{self.name}: no extended control register")
+
+    def read_fifo(self) -> int:
+        """base_hi+0: ecpDFifo / tFifo, or cnfgA in configuration mode."""
+        raise UnsupportedRegisterError(f"{self.name}: no ECP FIFO")
+
+    def write_fifo(self, value: int) -> None:
+        raise UnsupportedRegisterError(f"{self.name}: no ECP FIFO")
+
+    def read_cnfgb(self) -> int:
+        raise UnsupportedRegisterError(f"{self.name}: no ECP configuration register B")
+
+    # --- by offset, as raw port I/O would see them ----------------------------------------------
+    def inb(self, offset: int) -> int:
+        """Read the register at ``offset`` from the base (0..7, 0x400..0x402)."""
+        readers: dict[int, Callable[[], int]] = {
+            0: self.read_data,
+            1: self.read_status,
+            2: self.read_control,
+            3: self.read_epp_address,
+            4: self.read_epp_data,
+            ECP_FIFO_OFFSET: self.read_fifo,
+            ECP_CNFGB_OFFSET: self.read_cnfgb,
+            ECP_ECR_OFFSET: self.read_ecr,
+        }
+        reader = readers.get(offset)
+        if reader is None:
+            raise UnsupportedRegisterError(f"{self.name}: no register at offset {offset:#x}")
+        return reader()
+
+    def outb(self, offset: int, value: int) -> None:
+        """Write ``value`` to the register at ``offset`` from the base."""
+        writers: dict[int, Callable[[int], None]] = {
+            0: self.write_data,
+            1: self.write_status,
+            2: self.write_control,
+            3: self.write_epp_address,
+            4: self.write_epp_data,
+            ECP_FIFO_OFFSET: self.write_fifo,
+            ECP_ECR_OFFSET: self.write_ecr,
+        }
+        writer = writers.get(offset)
+        if writer is None:
+            raise UnsupportedRegisterError(f"{self.name}: no writable register at {offset:#x}")
+        if not 0 <= value <= 0xFF:
+            raise ValueError(f"a register takes a byte, not {value!r}")
+        writer(value)
+
+    # --- helpers --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """The backend's time in microseconds."""
+        return self.clock.now()
+
+    def sleep(self, us: float) -> None:
+        """Let ``us`` microseconds pass on the backend's clock."""
+        self.clock.sleep(us)
+
+    def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
+        """Poll the status register until ``status & mask == value``.
+
+        Returns the matching status value, or None when ``timeout_us`` passed first. Protocol
+        code uses this for every handshake wait.
+        """
+        deadline = self.clock.now() + timeout_us
+        while True:
+            status = self.read_status()
+            if status & mask == value:
+                return status
+            if self.clock.now() >= deadline:
+                return None
+            self.clock.sleep(1.0)
+
+    def set_reverse(self, reverse: bool) -> None:
+        """Turn the host's data drivers off (reverse) or on (forward) through the control bit 5."""
+        ctr = self.read_control()
+        self.write_control(ctr | CTR_DIRECTION if reverse else ctr & ~CTR_DIRECTION)
+
+    def write_data_block(self, data: bytes) -> None:
+        for byte in data:
+            self.write_data(byte)
+
+    def write_epp_data_block(self, data: bytes) -> None:
+        for byte in data:
+            self.write_epp_data(byte)
+
+    def read_epp_data_block(self, length: int) -> bytes:
+        return bytes(self.read_epp_data() for _ in range(length))
+
+    # --- interrupts and annotations -------------------------------------------------------------
+    def set_interrupt_handler(self, handler: InterruptHandler | None) -> None:
+        """Call ``handler()`` on each port interrupt (nAck, with control bit 4 set)."""
+        self._irq_handler = handler
+
+    def _interrupt(self) -> None:
+        handler = self._irq_handler
+        if handler is not None:
+            try:
+                handler()
+            except Exception:
+                log.exception("%s: interrupt handler raised", self.name)
+
+    def annotate(self, *, mode: int | None = None, selected: int | bool | None = False) -> None:
+        """Tell traces what the layers above know: the IEEE 1284 mode and the selected device.
+
+        ``selected=False`` leaves the selection as it was; None means nothing is selected.
+        """
+        if mode is not None:
+            self.annotations.mode = mode
+        if selected is not False:
+            self.annotations.selected = None if selected is None else int(selected)
+
+    def line_state(self) -> LineState | None:
+        """Every line's level now, when the backend can tell without a register access."""
+        return None
+
+    def add_line_observer(self, observer: LineObserver) -> bool:
+        """Ask to be told of every line change with its exact time; False if not supported."""
+        return False
+
+    # --- lifetime -------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Release the port; idempotent."""
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

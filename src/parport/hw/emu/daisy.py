@@ -1,0 +1,272 @@
+"""An emulated IEEE 1284.3 daisy-chain device (ieee1284.md §4).
+
+The device has a host-side port and a pass-through port. It watches the data lines for the
+Command Packet Protocol frame ``AA 55 00 FF 87 78 <command> FF`` with the recogniser of §4.8,
+drives the S1/S2/S3 status answers, takes an address during assignment, and selects or deselects
+itself on command. When it is not selected it is transparent: host lines go through to the next
+device and that device's status comes back. When selected it connects its own function (an IEEE
+1284 peripheral with its own device ID) to the host and cuts the devices behind it off.
+
+Select feedback (§4.2): the selected device raises nFault, a deselected one lowers it, after a
+configurable latency (default 3 µs) from the falling edge of nStrobe, so that both the Windows
+host (which polls for the new level while nStrobe is low) and the Linux host (which reads once,
+1 µs into the strobe, and expects the old level) see what they expect.
+
+Global reset: nInit low while 1284 Active (nSelectIn) is low makes every 1284.3 device forget its
+address and deselect (§4.8). nInit low with nSelectIn high is an IEEE 1284 signal of the selected
+device's session (ECP reverse request, EPP reset) and is left to that device.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .ieee1284dev import Ieee1284Peripheral
+from .lines import BUSY, NFAULT, NINIT, NSELECTIN, NSTROBE, PERROR, SELECT
+from .peripheral import CUT_OFF_CONTROL, Fault, Peripheral
+
+if TYPE_CHECKING:
+    from .cable import Cable
+
+__all__ = ["DaisyDevice"]
+
+# Recogniser states (§4.8).
+IDLE, Q1, Q2, Q3, Q4, Q5, CMD, TAIL = range(8)
+_QUALIFIER = {IDLE: 0xAA, Q1: 0x55, Q2: 0x00, Q3: 0xFF, Q4: 0x87, Q5: 0x78}
+
+S1 = PERROR | SELECT | NFAULT  # Busy pin L, PError H, Select H, nFault H
+S2 = BUSY | SELECT | NFAULT  # Busy pin H, PError L, Select H, nFault H
+
+
+class DaisyDevice(Peripheral):
+    """One IEEE 1284.3 daisy-chain device (see the module docstring)."""
+
+    kind = "daisy"
+
+    def __init__(
+        self,
+        name: str | None = None,
+        device_id: str | None = None,
+        *,
+        select_latency_ns: int = 3000,
+        function: Ieee1284Peripheral | None = None,
+    ) -> None:
+        self.function = function or Ieee1284Peripheral(
+            f"{name or 'daisy'} function",
+            device_id if device_id is not None else "",
+            modes=("byte", "ecp", "epp", "device_id"),
+        )
+        super().__init__(name, self.function.device_id)
+        self.received = self.function.received  # bytes its function took in while selected
+        self.select_latency_ns = select_latency_ns
+        self.address: int | None = None
+        self.selected = False
+        self.select_mode = "compat"  # compat, ecp or epp: the flavour of the last select
+        self.frames: list[int] = []  # every command byte executed, in order
+        self._state = IDLE
+        self._data: int | None = 0
+        self._ctl = CUT_OFF_CONTROL
+        self._transparent = False  # in this frame: assigned or passed, so not answering
+        self._gate_strobe = False
+        self._last = True
+        self._command = 0
+        self._nfault_high = False  # the S3 nFault level: tracks selection after the latency
+
+    @property
+    def device_id(self) -> str:
+        return self.function.device_id
+
+    @device_id.setter
+    def device_id(self, value: str) -> None:
+        if hasattr(self, "function"):
+            self.function.device_id = value
+
+    def attach(self, cable: Cable, downstream: Peripheral) -> None:
+        super().attach(cable, downstream)
+        self.function.cable = cable
+
+    @property
+    def last_in_chain(self) -> bool:
+        """No 1284.3 device behind this one (S3 then shows Busy pin high)."""
+        return self._last
+
+    def chain_changed(self) -> None:
+        device = self.downstream
+        self._last = True
+        while device.kind != "end":
+            if isinstance(device, DaisyDevice):
+                self._last = False
+            device = device.downstream
+
+    def _answering(self) -> bool:
+        """This device drives the CPP status: in a frame, not passed, no earlier device answering."""
+        if self._state < Q4 or self._transparent:
+            return False
+        device = self.upstream
+        while device is not None:
+            if isinstance(device, DaisyDevice) and device._state >= Q4 and not device._transparent:
+                return False
+            device = device.upstream
+        return True
+
+    # --- host side ------------------------------------------------------------------------------
+    def drive(self, data: int | None, control: int) -> None:
+        if Fault.POWER_OFF in self.faults or Fault.SILENT in self.faults:
+            return
+        prev_ctl = self._ctl
+        prev_data = self._data
+        self._ctl = control
+        self._data = data
+        fell = prev_ctl & ~control
+        rose = control & ~prev_ctl
+        if not control & NINIT and not control & NSELECTIN:
+            if fell & (NINIT | NSELECTIN):
+                self._global_reset()
+        elif data != prev_data and data is not None:
+            self._on_data(data)
+        if self._state == CMD:
+            if fell & NSTROBE:
+                self._on_command_strobe()
+            elif rose & NSTROBE:
+                self._state = TAIL
+        elif fell & NSTROBE and IDLE < self._state < CMD:
+            self._end_frame()  # a strobe before the command stage: printer data, not CPP
+        # The last 1284.3 device keeps CPP command strobes from the devices behind it, and a device
+        # keeps the strobe that gave it its address (the next device takes the next one).
+        gated = self._gate_strobe or (self._last and self._state >= CMD)
+        if rose & NSTROBE:
+            self._gate_strobe = False
+        self._route(data, control, gated)
+
+    def _route(self, data: int | None, control: int, gated: bool) -> None:
+        in_frame = self._state >= Q4
+        if self.selected:
+            if not in_frame:
+                self.function.drive(data, control)
+            # Cut off: the devices behind see idle lines, except nInit and nSelectIn, which every
+            # 1284.3 device must see for the global reset.
+            self.downstream.drive(
+                0, CUT_OFF_CONTROL & ~(NINIT | NSELECTIN) | control & (NINIT | NSELECTIN)
+            )
+            return
+        if gated:
+            control |= NSTROBE  # the answering device keeps the command strobe to itself
+        self.downstream.drive(data, control)
+
+    def _on_data(self, data: int) -> None:
+        state = self._state
+        if state == CMD:
+            self._command = data  # keep S3 while the command byte is presented
+            return
+        if state == TAIL:
+            if data == 0xFF:
+                self._end_frame()
+                return
+            self._end_frame()
+            state = IDLE
+        expected = _QUALIFIER.get(state)
+        if data == expected:
+            self._state = CMD if state == Q5 else state + 1
+            if self._state == Q4:
+                self._transparent = False  # S1 from the first device still answering
+            if self._state >= Q4:
+                self.notify()
+            return
+        if state != IDLE:
+            self._end_frame()
+            if data == 0xAA:
+                self._state = Q1
+
+    def _end_frame(self) -> None:
+        changed = self._state >= Q4
+        self._state = IDLE
+        self._transparent = False
+        if changed:
+            self.notify()
+
+    def _on_command_strobe(self) -> None:
+        """Execute the command byte. Every device in the frame sees the strobe; an address is
+        taken only by the device answering, select and deselect act on every device."""
+        command = self._command
+        if command <= 0x03:  # assign address (§4.4): the answering device takes it, then passes
+            if self._answering():
+                self.frames.append(command)
+                self.address = command & 0x03
+                self._transparent = True
+                self._gate_strobe = True
+                self.notify()
+            return
+        if self._transparent:
+            return
+        self.frames.append(command)
+        if command & 0xF0 == 0x30:  # deselect all
+            self.clock.call_later(self.select_latency_ns, self._deselected)
+        elif command & 0xF0 in (0xE0, 0xD0) or command & 0xF8 in (0x20, 0x28):
+            target = command & 0x07 if command & 0xF0 in (0xE0, 0xD0) else command & 0x03
+            mode = {0xE0: "compat", 0xD0: "ecp"}.get(command & 0xF0, "epp")
+            if self.address is not None and target == self.address:
+                self.select_mode = mode
+                self.clock.call_later(self.select_latency_ns, self._selected)
+            else:
+                self._transparent = True  # the addressed device behind answers from now on
+                if self.selected:
+                    self.clock.call_later(self.select_latency_ns, self._deselected)
+                self.notify()
+        # Other commands (interrupt control, vendor probes) change nothing here.
+
+    def _selected(self) -> None:
+        if Fault.SILENT in self.faults:
+            return
+        self.selected = True
+        self._nfault_high = True
+        self.notify()
+
+    def _deselected(self) -> None:
+        if Fault.SILENT in self.faults:
+            return
+        self.selected = False
+        self._nfault_high = False
+        self.notify()
+
+    def _global_reset(self) -> None:
+        self.address = None
+        self.selected = False
+        self._nfault_high = False
+        self._end_frame()
+        self.notify()
+
+    # --- what the host sees ---------------------------------------------------------------------
+    def status(self) -> int:
+        if Fault.POWER_OFF in self.faults:
+            return 0
+        state = self._state
+        if state >= Q4 and not self._transparent:
+            if state == Q4:
+                return S1
+            if state == Q5:
+                return S2
+            # S3: PError H, Select H; Busy pin H if last; nFault follows selection.
+            st = PERROR | SELECT
+            if self.last_in_chain:
+                st |= BUSY
+            if self._nfault_high:
+                st |= NFAULT
+            return st
+        if self.selected:
+            return self.function.status()
+        return self.downstream.status()
+
+    def data_out(self) -> int | None:
+        if Fault.POWER_OFF in self.faults:
+            return None
+        if self.selected:
+            return self.function.data_out()
+        return self.downstream.data_out()
+
+    def power_on_reset(self) -> None:
+        self._global_reset()
+        self.function.power_on_reset()
+
+    def describe(self) -> str:
+        where = "unassigned" if self.address is None else f"address {self.address}"
+        return f"daisy {self.name!r} ({where}{', selected' if self.selected else ''})"

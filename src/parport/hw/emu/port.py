@@ -1,0 +1,578 @@
+"""The emulated PC parallel port: registers, ECR and FIFO, EPP cycles, interrupts, virtual time.
+
+A register-level model of the port of ieee1284.md §1, with selectable hardware (SPP only, PS/2,
+EPP, ECP with an ECR and a 16-byte FIFO, or ECP+EPP — the default) that answers the detection
+sequences of §1.9 as that hardware would. Every register access advances the virtual clock by the
+access cost (default 1 µs, an ISA access); waits jump to the next peripheral event, so emulated
+waits take no wall time and every run is deterministic.
+
+The hardware engines of the ECR modes run on the same clock: mode 010 sends the FIFO with the
+compatibility handshake, mode 011 runs the ECP forward and reverse handshakes, and EPP data and
+address registers run complete EPP cycles (with the timeout bit after 10 µs without nWait).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from typing import Final
+
+from .. import signals
+from ..backend import Capabilities, LineObserver, LineState, PortBackend
+from ..clock import ScheduledCall, VirtualClock
+from .cable import Cable
+from .daisy import DaisyDevice
+from .lines import BUSY, NACK, NAUTOFD, NSELECTIN, NSTROBE
+from .peripheral import Fault, Peripheral
+
+__all__ = ["EmulatedPort"]
+
+log = logging.getLogger(__name__)
+
+EPP_TIMEOUT_NS: Final = 10_000
+IRQ_CODES: Final = {7: 1, 9: 2, 10: 3, 11: 4, 14: 5, 15: 6, 5: 7}  # cnfgB bits 5:3
+IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
+
+# An engine step: ("delay", ns) or ("wait", mask, value) on the status pins.
+EngineStep = tuple[str, int] | tuple[str, int, int]
+Engine = Generator[EngineStep, None, None]
+
+
+class EmulatedPort(PortBackend):
+    """See the module docstring. ``chain`` lists the emulated peripherals in cable order."""
+
+    name = "emu"
+
+    def __init__(
+        self,
+        peripherals: Sequence[Peripheral] = (),
+        *,
+        kind: str = "ecp+epp",
+        access_ns: int = 1000,
+        fifo_depth: int = 16,
+        fifo_width: int = 8,
+        irq: int | None = 7,
+        base: int = 0x378,
+        epp_timeout_clear: str = "write1",
+        epp_in_ecr_mode_only: bool = False,
+        status_low_bits: int = 0b110,
+        control_reserved_bits: int = 0xC0,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        super().__init__()
+        if epp_timeout_clear not in ("read", "write0", "write1"):
+            raise ValueError("epp_timeout_clear is one of read, write0, write1")
+        if fifo_width not in IMPID:
+            raise ValueError("fifo_width is 8, 16 or 32 bits")
+        caps = Capabilities.of_kind(kind, irq=irq, base=base, fifo_width=fifo_width)
+        if caps.ecp:
+            caps = Capabilities.of_kind(
+                kind, irq=irq, base=base, fifo_depth=fifo_depth, fifo_width=fifo_width
+            )
+        self.capabilities = caps
+        self.access_ns = access_ns
+        self.clock: VirtualClock = clock or VirtualClock()
+        self.cable = Cable(self.clock, peripherals)
+        self.cable.set_listener(self._on_peripheral_change)
+        self._epp_clear = epp_timeout_clear
+        self._epp_ecr_only = epp_in_ecr_mode_only
+        self._status_low = status_low_bits & 0x06
+        self._ctr_reserved = control_reserved_bits & 0xC0
+        self.overruns = 0  # FIFO writes lost because the FIFO was full
+        self._observers: list[LineObserver] = []
+        self._data = 0
+        self._ctr = 0x0C
+        self._ecr = 0x14  # mode 000, nErrIntrEn, serviceIntr (all ECP interrupts masked)
+        self._fifo: deque[tuple[int, bool]] = deque()
+        self._epp_timeout = False
+        # Lines the chip drives itself (ECR modes 010/011, EPP cycles) override the registers.
+        self._ovr_mask = 0
+        self._ovr_val = 0
+        self._ovr_data: int | None = None
+        self._ovr_tristate = False
+        self._engine: Engine | None = None
+        self._engine_wait: tuple[int, int] | None = None
+        self._engine_timer: ScheduledCall | None = None
+        self._rle = 1
+        self._lines: tuple[int | None, int] = (0, signals.control_pins(self._ctr))
+        self._in_drive = False
+        self._dirty = False
+        self._last_ack = True
+        self._drive()
+
+    # --- what is on the cable -------------------------------------------------------------------
+    @property
+    def chain(self) -> list[Peripheral]:
+        """The emulated peripherals in cable order."""
+        return self.cable.chain
+
+    def peripheral(self, which: int | str) -> Peripheral:
+        """A peripheral by index in the chain or by name."""
+        chain = self.cable.chain
+        if isinstance(which, int):
+            return chain[which]
+        for device in chain:
+            if device.name == which:
+                return device
+        raise KeyError(f"no peripheral named {which!r} on the cable")
+
+    @property
+    def selected_address(self) -> int | None:
+        """The 1284.3 address of the selected daisy-chain device, if one is selected."""
+        for device in self.cable:
+            if isinstance(device, DaisyDevice) and device.selected:
+                return device.address
+        return None
+
+    def inject(
+        self,
+        fault: Fault,
+        device: int | str | Peripheral = -1,
+        *,
+        at_us: float | None = None,
+        after_bytes: int | None = None,
+    ) -> None:
+        """Inject ``fault`` into ``device`` (default: the last one) now, at a virtual time, or
+        once the device has received ``after_bytes`` bytes."""
+        target = device if isinstance(device, Peripheral) else self.peripheral(device)
+
+        def act() -> None:
+            target.inject(fault)
+
+        if at_us is not None:
+            self.clock.call_at(round(at_us * 1000), act)
+        elif after_bytes is not None:
+            target.after_bytes(after_bytes, act)
+        else:
+            act()
+
+    # --- time -----------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        self.accesses += 1
+        self.clock.advance(self.access_ns)
+
+    def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
+        """Read the status until it matches, jumping virtual time to each peripheral event."""
+        clock = self.clock
+        deadline = clock.now_ns() + round(timeout_us * 1000)
+        while True:
+            status = self.read_status()
+            if status & mask == value:
+                return status
+            now = clock.now_ns()
+            if now >= deadline:
+                return None
+            upcoming = clock.next_event_ns()
+            if upcoming is None or upcoming > deadline:
+                clock.advance_to(deadline)
+            elif upcoming > now:
+                clock.advance_to(upcoming)
+
+    def _wait_pins(self, mask: int, value: int, timeout_ns: int) -> bool:
+        """Inside a hardware cycle: wait for status pins, jumping to peripheral events."""
+        clock = self.clock
+        deadline = clock.now_ns() + timeout_ns
+        head = self.cable.head
+        while head.status() & mask != value:
+            upcoming = clock.next_event_ns()
+            if upcoming is None or upcoming > deadline:
+                clock.advance_to(deadline)
+                return head.status() & mask == value
+            clock.advance_to(upcoming)
+        return True
+
+    # --- driving the cable ----------------------------------------------------------------------
+    def _mode(self) -> int:
+        return self._ecr >> 5 if self.capabilities.ecr else 1
+
+    def _reverse(self) -> bool:
+        """Host data drivers off: PS/2-capable, direction bit set, and not ECR mode 000/010."""
+        caps = self.capabilities
+        if not caps.ps2 or not self._ctr & signals.CTR_DIRECTION:
+            return False
+        return not caps.ecr or (self._ecr >> 5) not in (0, 2)
+
+    def _host_lines(self) -> tuple[int | None, int]:
+        ctl = ((self._ctr ^ 0x0B) & 0x0F & ~self._ovr_mask) | self._ovr_val
+        if self._ovr_tristate:
+            return None, ctl
+        if self._ovr_data is not None:
+            return self._ovr_data, ctl
+        if self._reverse():
+            return None, ctl
+        return self._data, ctl
+
+    def _drive(self) -> None:
+        lines = self._host_lines()
+        if lines == self._lines:
+            return
+        self._lines = lines
+        self._in_drive = True
+        try:
+            self.cable.head.drive(*lines)
+        finally:
+            self._in_drive = False
+        self._changed()
+
+    def _on_peripheral_change(self) -> None:
+        if self._in_drive:
+            self._dirty = True
+            return
+        self._changed()
+
+    def _changed(self) -> None:
+        self._dirty = False
+        if self._engine_wait is not None:
+            self._engine_advance()
+        if self._ctr & signals.CTR_ACKINTEN or self._observers:
+            pins = self.cable.head.status()
+            ack = bool(pins & NACK)
+            if ack and not self._last_ack and self._ctr & signals.CTR_ACKINTEN:
+                self._interrupt()  # the trailing (rising) edge of nAck (§1.8)
+            self._last_ack = ack
+            if self._observers:
+                state = self._state(pins)
+                for observer in list(self._observers):
+                    observer(state)
+
+    def _state(self, pins: int) -> LineState:
+        data, ctl = self._lines
+        driven = self.cable.head.data_out() if data is None else data
+        return LineState(
+            time_ns=self.clock.now_ns(),
+            data=0xFF if driven is None else driven,
+            control=ctl,
+            status=pins,
+            reverse=data is None,
+            ecr_mode=self._ecr >> 5 if self.capabilities.ecr else 0,
+            selected=self.selected_address,
+        )
+
+    def line_state(self) -> LineState:
+        return self._state(self.cable.head.status())
+
+    def add_line_observer(self, observer: LineObserver) -> bool:
+        self._observers.append(observer)
+        self._last_ack = bool(self.cable.head.status() & NACK)
+        observer(self.line_state())
+        return True
+
+    def remove_line_observer(self, observer: LineObserver) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    # --- base registers -------------------------------------------------------------------------
+    def read_data(self) -> int:
+        self._tick()
+        data, _ = self._lines
+        if data is None:
+            driven = self.cable.head.data_out()
+            return 0xFF if driven is None else driven  # pull-ups with nobody driving
+        return self._data
+
+    def write_data(self, value: int) -> None:
+        self._tick()
+        if self.capabilities.ecr and self._ecr >> 5 == 3:
+            self._fifo_push(value & 0xFF, command=True)  # ecpAFifo: a command byte
+            return
+        self._data = value & 0xFF
+        self._drive()
+
+    def read_status(self) -> int:
+        self._tick()
+        if self._dirty:
+            self._changed()
+        reg = ((self.cable.head.status() ^ 0x80) & 0xF8) | self._status_low
+        if self._epp_decoded():
+            if self._epp_timeout:
+                reg |= signals.STR_EPP_TIMEOUT
+                if self._epp_clear == "read":
+                    self._epp_timeout = False
+        else:
+            reg |= signals.STR_EPP_TIMEOUT  # no EPP: the bit reads 1 and cannot be cleared
+        return reg
+
+    def write_status(self, value: int) -> None:
+        self._tick()
+        if self._epp_timeout and self._epp_decoded():
+            bit = value & signals.STR_EPP_TIMEOUT
+            if (self._epp_clear == "write1" and bit) or (self._epp_clear == "write0" and not bit):
+                self._epp_timeout = False
+
+    def read_control(self) -> int:
+        self._tick()
+        return self._ctr | self._ctr_reserved
+
+    def write_control(self, value: int) -> None:
+        self._tick()
+        old = self._ctr
+        self._ctr = value & 0x3F
+        if (old ^ self._ctr) & signals.CTR_ACKINTEN:
+            self._last_ack = bool(self.cable.head.status() & NACK)
+        self._drive()
+        if (old ^ self._ctr) & signals.CTR_DIRECTION:
+            self._engine_select()
+
+    # --- EPP ------------------------------------------------------------------------------------
+    def _epp_decoded(self) -> bool:
+        caps = self.capabilities
+        if not caps.epp:
+            return False
+        return not self._epp_ecr_only or self._ecr >> 5 == 4
+
+    def read_epp_address(self) -> int:
+        return self._epp_cycle(write=False, address=True)
+
+    def write_epp_address(self, value: int) -> None:
+        self._epp_cycle(write=True, address=True, value=value)
+
+    def read_epp_data(self) -> int:
+        return self._epp_cycle(write=False, address=False)
+
+    def write_epp_data(self, value: int) -> None:
+        self._epp_cycle(write=True, address=False, value=value)
+
+    def write_epp_data_block(self, data: bytes) -> None:
+        for byte in data:
+            self._epp_cycle(write=True, address=False, value=byte)
+
+    def read_epp_data_block(self, length: int) -> bytes:
+        return bytes(self._epp_cycle(write=False, address=False) for _ in range(length))
+
+    def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
+        """One hardware EPP cycle (ieee1284.md §1.6): the CPU is held until nWait answers."""
+        self._tick()
+        if not self._epp_decoded():
+            return 0xFF  # nothing decodes base+3/base+4 on this port
+        strobe = NSELECTIN if address else NAUTOFD
+        self._ovr_mask = NSTROBE | NAUTOFD | NSELECTIN
+        self._ovr_val = NAUTOFD | NSELECTIN | (0 if write else NSTROBE)  # nWrite
+        if write:
+            self._ovr_data = value & 0xFF
+        else:
+            self._ovr_tristate = True
+        self._drive()
+        self._ovr_val &= ~strobe  # nDStrb / nAStrb low
+        self._drive()
+        result = 0xFF
+        if self._wait_pins(BUSY, BUSY, EPP_TIMEOUT_NS):  # nWait high: the peripheral answered
+            if not write:
+                driven = self.cable.head.data_out()
+                result = 0xFF if driven is None else driven
+            self._ovr_val |= strobe
+            self._drive()
+            self._wait_pins(BUSY, 0, EPP_TIMEOUT_NS)
+        else:
+            self._epp_timeout = True
+            self._ovr_val |= strobe
+            self._drive()
+        self._ovr_mask = self._ovr_val = 0
+        self._ovr_data = None
+        self._ovr_tristate = False
+        self._drive()
+        return result
+
+    # --- ECR and FIFO ---------------------------------------------------------------------------
+    def read_ecr(self) -> int:
+        self._tick()
+        if not self.capabilities.ecr:
+            return 0xFF
+        fifo = len(self._fifo)
+        return (
+            self._ecr | (2 if fifo >= self.capabilities.fifo_depth else 0) | (1 if not fifo else 0)
+        )
+
+    def write_ecr(self, value: int) -> None:
+        self._tick()
+        if not self.capabilities.ecr:
+            return
+        old_mode = self._ecr >> 5
+        self._ecr = value & 0xFC
+        mode = self._ecr >> 5
+        if mode != old_mode:
+            if mode in (0, 1):
+                self._fifo.clear()  # entering 000 or 001 resets the FIFO
+            self._engine_stop()
+            self._ovr_mask = self._ovr_val = 0
+            self._ovr_data = None
+            if mode in (2, 3):
+                self._ovr_mask = NSTROBE | NAUTOFD  # the chip drives the strobes itself
+                self._ovr_val = NSTROBE | NAUTOFD
+            self._drive()
+            self._engine_select()
+        self._update_service()
+
+    def read_fifo(self) -> int:
+        self._tick()
+        caps = self.capabilities
+        if not caps.ecr:
+            return 0xFF
+        mode = self._ecr >> 5
+        if mode == 7:
+            return 0x10 & 0x8F | IMPID[caps.fifo_width] << 4  # cnfgA
+        if not self._fifo:
+            return 0xFF
+        byte, _ = self._fifo.popleft()
+        self._update_service()
+        if mode == 3 and self._engine is None:
+            self._engine_select()  # room again for the reverse engine
+        return byte
+
+    def write_fifo(self, value: int) -> None:
+        self._tick()
+        if not self.capabilities.ecr or self._ecr >> 5 == 7:
+            return
+        self._fifo_push(value & 0xFF, command=False)
+
+    def read_cnfgb(self) -> int:
+        self._tick()
+        caps = self.capabilities
+        if not caps.ecr:
+            return 0xFF
+        irq_code = IRQ_CODES.get(caps.irq or 0, 0)
+        line = 0x40 if not self._last_ack else 0
+        return irq_code << 3 | line
+
+    def _fifo_push(self, value: int, *, command: bool) -> None:
+        if len(self._fifo) >= self.capabilities.fifo_depth:
+            self.overruns += 1
+            return
+        self._fifo.append((value, command))
+        self._update_service()
+        if self._engine is None:
+            self._engine_select()
+
+    def _update_service(self) -> None:
+        """serviceIntr: set by the chip once the FIFO crosses its threshold (half the depth)."""
+        if self._ecr & 0x04 or self._ecr >> 5 not in (2, 3, 6):
+            return
+        depth = self.capabilities.fifo_depth
+        threshold = depth // 2
+        count = len(self._fifo)
+        reverse = bool(self._ctr & signals.CTR_DIRECTION)
+        if (reverse and count >= threshold) or (not reverse and depth - count >= threshold):
+            self._ecr |= 0x04
+            self._interrupt()
+
+    # --- hardware engines -----------------------------------------------------------------------
+    def _engine_select(self) -> None:
+        """Start the engine the current ECR mode and direction call for, if it is not running."""
+        if self._engine is not None or not self.capabilities.ecr:
+            return
+        mode = self._ecr >> 5
+        reverse = bool(self._ctr & signals.CTR_DIRECTION)
+        if mode == 2 and self._fifo:
+            self._engine_start(self._compat_engine())
+        elif mode == 3 and not reverse and self._fifo:
+            self._engine_start(self._ecp_forward_engine())
+        elif mode == 3 and reverse and len(self._fifo) < self.capabilities.fifo_depth:
+            self._engine_start(self._ecp_reverse_engine())
+
+    def _engine_start(self, engine: Engine) -> None:
+        self._engine = engine
+        self._engine_advance()
+
+    def _engine_stop(self) -> None:
+        if self._engine_timer is not None:
+            self._engine_timer.cancel()
+        self._engine = None
+        self._engine_timer = None
+        self._engine_wait = None
+
+    def _engine_advance(self) -> None:
+        engine = self._engine
+        while engine is not None:
+            wait = self._engine_wait
+            if wait is not None:
+                if self.cable.head.status() & wait[0] != wait[1]:
+                    return  # resumed by the next peripheral change
+                self._engine_wait = None
+            try:
+                step = next(engine)
+            except StopIteration:
+                self._engine = None
+                self._engine_select()
+                return
+            if step[0] == "delay":
+                self._engine_timer = self.clock.call_later(step[1], self._engine_timer_fired)
+                return
+            self._engine_wait = (step[1], step[2])  # type: ignore[misc]
+
+    def _engine_timer_fired(self) -> None:
+        self._engine_timer = None
+        self._engine_advance()
+
+    def _set_strobes(self, value: int) -> None:
+        self._ovr_val = value
+        self._drive()
+
+    def _compat_engine(self) -> Engine:
+        """ECR mode 010: send the FIFO with the compatibility handshake (ieee1284.md §1.7, §2.2)."""
+        while self._fifo and self._ecr >> 5 == 2:
+            yield ("wait", BUSY, 0)  # the peripheral is not busy
+            byte, _ = self._fifo.popleft()
+            self._update_service()
+            self._ovr_data = byte
+            self._drive()
+            yield ("delay", 500)  # data set-up
+            self._set_strobes(NAUTOFD)  # nStrobe low
+            yield ("delay", 500)
+            self._set_strobes(NSTROBE | NAUTOFD)
+            yield ("delay", 500)  # data hold
+        self._ovr_data = None
+
+    def _ecp_forward_engine(self) -> Engine:
+        """ECR mode 011, forward: events 34–37 for each FIFO byte (HostAck low for commands)."""
+        while self._fifo and self._ecr >> 5 == 3 and not self._ctr & signals.CTR_DIRECTION:
+            byte, command = self._fifo.popleft()
+            self._update_service()
+            host_ack = 0 if command else NAUTOFD
+            self._ovr_data = byte
+            self._set_strobes(NSTROBE | host_ack)
+            self._set_strobes(host_ack)  # event 34: HostClk low
+            yield ("wait", BUSY, BUSY)  # event 35: PeriphAck high
+            self._set_strobes(NSTROBE | host_ack)  # event 36
+            yield ("wait", BUSY, 0)  # event 37: PeriphAck low
+        self._set_strobes(NSTROBE | NAUTOFD)
+        self._ovr_data = None
+
+    def _ecp_reverse_engine(self) -> Engine:
+        """ECR mode 011, reverse: events 43–46, expanding run-length counts into the FIFO."""
+        depth = self.capabilities.fifo_depth
+        while self._ecr >> 5 == 3 and self._ctr & signals.CTR_DIRECTION:
+            if len(self._fifo) >= depth:
+                return  # restarted when the host reads the FIFO
+            self._set_strobes(NSTROBE)  # HostAck low: ready (event 46)
+            yield ("wait", NACK, 0)  # event 43: PeriphClk low
+            pins = self.cable.head.status()
+            driven = self.cable.head.data_out()
+            byte = 0xFF if driven is None else driven
+            if not pins & BUSY:  # PeriphAck low: a command byte
+                if not byte & 0x80:
+                    self._rle = byte + 1
+            else:
+                for _ in range(self._rle):
+                    if len(self._fifo) < depth:
+                        self._fifo.append((byte, False))
+                    else:
+                        self.overruns += 1
+                self._rle = 1
+                self._update_service()
+            self._set_strobes(NSTROBE | NAUTOFD)  # event 44: HostAck high
+            yield ("wait", NACK, NACK)  # event 45
+
+    # --- lifetime -------------------------------------------------------------------------------
+    def close(self) -> None:
+        if not self._closed:
+            self._engine_stop()
+            self._observers.clear()
+        super().close()
+
+    def describe(self) -> str:
+        caps = self.capabilities
+        devices = ", ".join(d.describe() for d in self.cable) or "nothing attached"
+        return f"emulated {caps.kind} port at {caps.base:#x}: {devices}"
+
+
+Callback = Callable[[], None]
