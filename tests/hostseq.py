@@ -78,6 +78,13 @@ def terminate(port: PortBackend) -> list[int | None]:
     return [at24, at27]
 
 
+def terminate_epp(port: PortBackend) -> None:
+    """EPP termination (Linux): event 68 nInit low for 50 µs, event 69 nInit high, nSelectIn low."""
+    port.write_control(port.read_control() & 0x0B & ~0x04)
+    port.sleep(50)
+    port.write_control(0x0C)
+
+
 def read_nibble(port: PortBackend, length: int) -> bytes:
     """Linux parport_ieee1284_read_nibble (events 7–11 twice a byte)."""
     out = bytearray()

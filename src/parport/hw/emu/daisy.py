@@ -99,7 +99,7 @@ class DaisyDevice(Peripheral):
             device = device.downstream
 
     def _answering(self) -> bool:
-        """This device drives the CPP status: in a frame, not passed, no earlier device answering."""
+        """In a frame, not passed through, and no earlier device answering."""
         if self._state < Q4 or self._transparent:
             return False
         device = self.upstream
@@ -208,7 +208,9 @@ class DaisyDevice(Peripheral):
                 self.select_mode = mode
                 self.clock.call_later(self.select_latency_ns, self._selected)
             else:
-                self._transparent = True  # the addressed device behind answers from now on
+                # The addressed device behind answers from now on; the last 1284.3 device keeps
+                # answering (with nFault low) rather than hand the frame to a plain peripheral.
+                self._transparent = not self._last
                 if self.selected:
                     self.clock.call_later(self.select_latency_ns, self._deselected)
                 self.notify()

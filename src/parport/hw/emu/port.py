@@ -95,7 +95,7 @@ class EmulatedPort(PortBackend):
         self._engine_wait: tuple[int, int] | None = None
         self._engine_timer: ScheduledCall | None = None
         self._rle = 1
-        self._lines: tuple[int | None, int] = (0, signals.control_pins(self._ctr))
+        self._lines: tuple[int | None, int] = (None, -1)  # nothing driven yet
         self._in_drive = False
         self._dirty = False
         self._last_ack = True
@@ -394,11 +394,13 @@ class EmulatedPort(PortBackend):
             if mode in (0, 1):
                 self._fifo.clear()  # entering 000 or 001 resets the FIFO
             self._engine_stop()
+            current = self._lines[1]
             self._ovr_mask = self._ovr_val = 0
             self._ovr_data = None
             if mode in (2, 3):
-                self._ovr_mask = NSTROBE | NAUTOFD  # the chip drives the strobes itself
-                self._ovr_val = NSTROBE | NAUTOFD
+                # The chip drives the strobes itself from here, starting from their levels now.
+                self._ovr_mask = NSTROBE | NAUTOFD
+                self._ovr_val = current & (NSTROBE | NAUTOFD)
             self._drive()
             self._engine_select()
         self._update_service()
