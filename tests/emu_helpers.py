@@ -8,7 +8,7 @@ from parport.hw.emu import EmulatedPort, build_chain
 
 
 def make_port(*kinds: str, ps2_mode: bool = True, **options: Any) -> EmulatedPort:
-    """A port with the given chain; ECR ports are put in PS/2 mode (ECR 0x34) as Linux leaves them."""
+    """A port with this chain; ECR ports are put in PS/2 mode (ECR 0x34), as Linux leaves them."""
     port = EmulatedPort(build_chain([{"kind": k} for k in kinds]), **options)
     if ps2_mode and port.capabilities.ecr:
         port.write_ecr(0x34)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from emu_helpers import make_port, status_low
-from hostseq import compat_write, negotiate, read_nibble, terminate, zip_connect, zip_disconnect
-from hostseq import zip_present
+from hostseq import (
+    compat_write,
+    negotiate,
+    read_nibble,
+    terminate,
+    zip_connect,
+    zip_disconnect,
+    zip_present,
+)
 from parport.hw.emu import Fault, ZipDrive
 
 

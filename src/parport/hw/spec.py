@@ -103,5 +103,7 @@ def _factory(scheme: str) -> Factory:
 
 def open_backend(spec: str | PortSpec | None = None) -> PortBackend:
     """Open the backend a spec names (default: :func:`default_spec`)."""
-    parsed = spec if isinstance(spec, PortSpec) else parse_spec(spec or default_spec())
+    if spec is None:
+        spec = default_spec()
+    parsed = spec if isinstance(spec, PortSpec) else parse_spec(spec)
     return _factory(parsed.scheme)(parsed.target, parsed.options)

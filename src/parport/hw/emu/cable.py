@@ -16,18 +16,14 @@ class Cable:
     def __init__(self, clock: VirtualClock, peripherals: Sequence[Peripheral] = ()) -> None:
         self.clock = clock
         self._chain: list[Peripheral] = []
-        self._listener: Callable[[], None] | None = None
+        self.listener: Callable[[], None] | None = None
+        self.head: Peripheral = END_OF_CABLE  # what the host's connector is plugged into
         self.plug(*peripherals)
 
     @property
     def chain(self) -> list[Peripheral]:
         """The peripherals in cable order (a copy)."""
         return list(self._chain)
-
-    @property
-    def head(self) -> Peripheral:
-        """What the host's connector is plugged into."""
-        return self._chain[0] if self._chain else END_OF_CABLE
 
     def __iter__(self) -> Iterator[Peripheral]:
         return iter(self._chain)
@@ -59,6 +55,7 @@ class Cable:
 
     def _relink(self) -> None:
         chain = self._chain
+        self.head = chain[0] if chain else END_OF_CABLE
         for index, device in enumerate(chain):
             downstream = chain[index + 1] if index + 1 < len(chain) else END_OF_CABLE
             device.attach(self, downstream)
@@ -68,9 +65,9 @@ class Cable:
 
     def set_listener(self, listener: Callable[[], None] | None) -> None:
         """Who to tell when a peripheral changes the lines it drives (the port)."""
-        self._listener = listener
+        self.listener = listener
 
     def changed(self) -> None:
-        listener = self._listener
+        listener = self.listener
         if listener is not None:
             listener()

@@ -33,9 +33,11 @@ __all__ = ["DaisyDevice"]
 # Recogniser states (§4.8).
 IDLE, Q1, Q2, Q3, Q4, Q5, CMD, TAIL = range(8)
 _QUALIFIER = {IDLE: 0xAA, Q1: 0x55, Q2: 0x00, Q3: 0xFF, Q4: 0x87, Q5: 0x78}
+_NEXT = {(state, byte): (CMD if state == Q5 else state + 1) for state, byte in _QUALIFIER.items()}
 
 S1 = PERROR | SELECT | NFAULT  # Busy pin L, PError H, Select H, nFault H
 S2 = BUSY | SELECT | NFAULT  # Busy pin H, PError L, Select H, nFault H
+_CUT_OFF = CUT_OFF_CONTROL & ~(NINIT | NSELECTIN)
 
 
 class DaisyDevice(Peripheral):
@@ -86,6 +88,11 @@ class DaisyDevice(Peripheral):
         self.function.cable = cable
 
     @property
+    def in_frame(self) -> bool:
+        """A CPP frame is under way (the qualifier has begun)."""
+        return self._state != IDLE
+
+    @property
     def last_in_chain(self) -> bool:
         """No 1284.3 device behind this one (S3 then shows Busy pin high)."""
         return self._last
@@ -111,46 +118,53 @@ class DaisyDevice(Peripheral):
 
     # --- host side ------------------------------------------------------------------------------
     def drive(self, data: int | None, control: int) -> None:
-        if Fault.POWER_OFF in self.faults or Fault.SILENT in self.faults:
+        if self._inert:
             return
         prev_ctl = self._ctl
-        prev_data = self._data
-        self._ctl = control
-        self._data = data
-        fell = prev_ctl & ~control
-        rose = control & ~prev_ctl
-        if not control & NINIT and not control & NSELECTIN:
-            if fell & (NINIT | NSELECTIN):
+        if data != self._data:
+            self._data = data
+            # Only an AA starts a frame; other data changes matter inside one.
+            state = self._state
+            if data is not None and (state or data == 0xAA) and control & (NINIT | NSELECTIN):
+                following = _NEXT.get((state, data))
+                if following is None:
+                    self._on_data(data)
+                else:  # the qualifier going by: the common case, kept inline
+                    self._state = following
+                    if following >= Q4:
+                        if following == Q4:
+                            self._transparent = False  # S1 from the first device answering
+                        listener = self.cable.listener if self.cable else None
+                        if listener is not None:
+                            listener()
+        if control != prev_ctl:
+            self._ctl = control
+            fell = prev_ctl & ~control
+            if not control & (NINIT | NSELECTIN) and fell & (NINIT | NSELECTIN):
                 self._global_reset()
-        elif data != prev_data and data is not None:
-            self._on_data(data)
-        if self._state == CMD:
-            if fell & NSTROBE:
-                self._on_command_strobe()
-            elif rose & NSTROBE:
-                self._state = TAIL
-        elif fell & NSTROBE and IDLE < self._state < CMD:
-            self._end_frame()  # a strobe before the command stage: printer data, not CPP
-        # The last 1284.3 device keeps CPP command strobes from the devices behind it, and a device
-        # keeps the strobe that gave it its address (the next device takes the next one).
-        gated = self._gate_strobe or (self._last and self._state >= CMD)
-        if rose & NSTROBE:
-            self._gate_strobe = False
-        self._route(data, control, gated)
-
-    def _route(self, data: int | None, control: int, gated: bool) -> None:
-        in_frame = self._state >= Q4
+            state = self._state
+            if state == CMD:
+                if fell & NSTROBE:
+                    self._on_command_strobe()
+                elif control & ~prev_ctl & NSTROBE:
+                    self._state = TAIL
+            elif fell & NSTROBE and state:
+                self._end_frame()  # a strobe before the command stage: printer data, not CPP
         if self.selected:
-            if not in_frame:
+            if self._state < Q4:
                 self.function.drive(data, control)
             # Cut off: the devices behind see idle lines, except nInit and nSelectIn, which every
             # 1284.3 device must see for the global reset.
-            self.downstream.drive(
-                0, CUT_OFF_CONTROL & ~(NINIT | NSELECTIN) | control & (NINIT | NSELECTIN)
-            )
+            self.downstream.drive(0, _CUT_OFF | control & (NINIT | NSELECTIN))
             return
-        if gated:
-            control |= NSTROBE  # the answering device keeps the command strobe to itself
+        # The last 1284.3 device keeps CPP command strobes from the devices behind it, and a device
+        # keeps the strobe that gave it its address (the next device takes the next one).
+        if self._gate_strobe:
+            if control & ~prev_ctl & NSTROBE:
+                self._gate_strobe = False
+            control |= NSTROBE
+        elif self._last and self._state >= CMD:
+            control |= NSTROBE
         self.downstream.drive(data, control)
 
     def _on_data(self, data: int) -> None:
@@ -181,6 +195,7 @@ class DaisyDevice(Peripheral):
         changed = self._state >= Q4
         self._state = IDLE
         self._transparent = False
+        self._gate_strobe = False
         if changed:
             self.notify()
 
@@ -239,7 +254,7 @@ class DaisyDevice(Peripheral):
 
     # --- what the host sees ---------------------------------------------------------------------
     def status(self) -> int:
-        if Fault.POWER_OFF in self.faults:
+        if self._off:
             return 0
         state = self._state
         if state >= Q4 and not self._transparent:
@@ -259,7 +274,7 @@ class DaisyDevice(Peripheral):
         return self.downstream.status()
 
     def data_out(self) -> int | None:
-        if Fault.POWER_OFF in self.faults:
+        if self._off:
             return None
         if self.selected:
             return self.function.data_out()

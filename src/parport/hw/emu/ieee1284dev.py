@@ -161,11 +161,11 @@ class Ieee1284Peripheral(Peripheral):
 
     # --- the host side --------------------------------------------------------------------------
     def drive(self, data: int | None, control: int) -> None:
-        if Fault.SILENT in self.faults or Fault.POWER_OFF in self.faults:
-            self._ctl = control
-            self._data = data
-            return
         prev = self._ctl
+        if control == prev or self._inert:
+            self._ctl = control
+            self._data = data  # data alone changes nothing until a strobe edge
+            return
         self._ctl = control
         self._data = data
         fell = prev & ~control
@@ -212,14 +212,14 @@ class Ieee1284Peripheral(Peripheral):
             self._ext_link_edges(fell, rose, control)
 
     def status(self) -> int:
-        if Fault.POWER_OFF in self.faults:
+        if self._off:
             return 0
         if self._phase in (COMPAT, TERM_27):
             return self._compat_status()
         return self._st
 
     def data_out(self) -> int | None:
-        if Fault.POWER_OFF in self.faults:
+        if self._off:
             return None
         return self._drive_data
 

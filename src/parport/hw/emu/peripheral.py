@@ -54,6 +54,8 @@ class Peripheral:
         self.upstream: Peripheral | None = None  # None: the host's connector
         self.cable: Cable | None = None
         self.faults: set[Fault] = set()
+        self._off = False  # powered off (kept in step with ``faults`` for the hot paths)
+        self._inert = False  # powered off or silent: ignores the host
         self._byte_triggers: list[tuple[int, Callable[[], None]]] = []
 
     # --- wiring ---------------------------------------------------------------------------------
@@ -90,8 +92,8 @@ class Peripheral:
     def notify(self) -> None:
         """Tell the port the lines this device drives may have changed (interrupts, traces)."""
         cable = self.cable
-        if cable is not None:
-            cable.changed()
+        if cable is not None and cable.listener is not None:
+            cable.listener()
 
     # --- the three things the host sees ---------------------------------------------------------
     def drive(self, data: int | None, control: int) -> None:
@@ -133,6 +135,7 @@ class Peripheral:
                 self.cable.unplug(self)
             return
         self.faults.add(fault)
+        self._fault_flags()
         self.fault_changed()
         self.notify()
 
@@ -140,10 +143,15 @@ class Peripheral:
         """Remove ``fault`` (POWER_OFF cleared = powered on again, from its reset state)."""
         if fault in self.faults:
             self.faults.discard(fault)
+            self._fault_flags()
             if fault is Fault.POWER_OFF:
                 self.power_on_reset()
             self.fault_changed()
             self.notify()
+
+    def _fault_flags(self) -> None:
+        self._off = Fault.POWER_OFF in self.faults
+        self._inert = self._off or Fault.SILENT in self.faults
 
     def fault_changed(self) -> None:
         """Hook: a fault was injected or cleared."""
@@ -153,7 +161,7 @@ class Peripheral:
 
     @property
     def powered(self) -> bool:
-        return Fault.POWER_OFF not in self.faults
+        return not self._off
 
     def describe(self) -> str:
         return f"{self.kind} {self.name!r}"

@@ -74,7 +74,6 @@ class EmulatedPort(PortBackend):
         self.access_ns = access_ns
         self.clock: VirtualClock = clock or VirtualClock()
         self.cable = Cable(self.clock, peripherals)
-        self.cable.set_listener(self._on_peripheral_change)
         self._epp_clear = epp_timeout_clear
         self._epp_ecr_only = epp_in_ecr_mode_only
         self._status_low = status_low_bits & 0x06
@@ -83,6 +82,7 @@ class EmulatedPort(PortBackend):
         self._observers: list[LineObserver] = []
         self._data = 0
         self._ctr = 0x0C
+        self._ctl_pins = (0x0C ^ 0x0B) & 0x0F
         self._ecr = 0x14  # mode 000, nErrIntrEn, serviceIntr (all ECP interrupts masked)
         self._fifo: deque[tuple[int, bool]] = deque()
         self._epp_timeout = False
@@ -99,7 +99,9 @@ class EmulatedPort(PortBackend):
         self._in_drive = False
         self._dirty = False
         self._last_ack = True
+        self._mode_changed()
         self._drive()
+        self._listen()
 
     # --- what is on the cable -------------------------------------------------------------------
     @property
@@ -150,7 +152,22 @@ class EmulatedPort(PortBackend):
     # --- time -----------------------------------------------------------------------------------
     def _tick(self) -> None:
         self.accesses += 1
-        self.clock.advance(self.access_ns)
+        clock = self.clock
+        when = clock._now + self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        else:
+            clock._now = when  # the hot path of VirtualClock.advance_to, inlined
+
+    def sleep(self, us: float) -> None:
+        clock = self.clock
+        when = clock._now + round(us * 1000)
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        elif when > clock._now:
+            clock._now = when
 
     def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
         """Read the status until it matches, jumping virtual time to each peripheral event."""
@@ -186,34 +203,58 @@ class EmulatedPort(PortBackend):
     def _mode(self) -> int:
         return self._ecr >> 5 if self.capabilities.ecr else 1
 
+    def _mode_changed(self) -> None:
+        """Recompute what depends on the ECR mode (kept cached for the register hot paths)."""
+        caps = self.capabilities
+        mode = self._ecr >> 5 if caps.ecr else 1
+        # Host data drivers can be turned off: PS/2-capable and not ECR mode 000 or 010.
+        self._rev_ok = caps.ps2 and mode not in (0, 2)
+        self._afifo = caps.ecr and mode == 3
+        self._epp_ok = caps.epp and (not self._epp_ecr_only or mode == 4)
+
     def _reverse(self) -> bool:
         """Host data drivers off: PS/2-capable, direction bit set, and not ECR mode 000/010."""
-        caps = self.capabilities
-        if not caps.ps2 or not self._ctr & signals.CTR_DIRECTION:
-            return False
-        return not caps.ecr or (self._ecr >> 5) not in (0, 2)
+        return self._rev_ok and bool(self._ctr & signals.CTR_DIRECTION)
 
     def _host_lines(self) -> tuple[int | None, int]:
-        ctl = ((self._ctr ^ 0x0B) & 0x0F & ~self._ovr_mask) | self._ovr_val
+        ctl = (self._ctl_pins & ~self._ovr_mask) | self._ovr_val
         if self._ovr_tristate:
             return None, ctl
         if self._ovr_data is not None:
             return self._ovr_data, ctl
-        if self._reverse():
+        if self._rev_ok and self._ctr & signals.CTR_DIRECTION:
             return None, ctl
         return self._data, ctl
 
     def _drive(self) -> None:
-        lines = self._host_lines()
-        if lines == self._lines:
+        ctl = (self._ctl_pins & ~self._ovr_mask) | self._ovr_val
+        if self._ovr_tristate:
+            data = None
+        elif self._ovr_data is not None:
+            data = self._ovr_data
+        elif self._rev_ok and self._ctr & signals.CTR_DIRECTION:
+            data = None
+        else:
+            data = self._data
+        old_data, old_ctl = self._lines
+        if data == old_data and ctl == old_ctl:
             return
-        self._lines = lines
+        self._lines = (data, ctl)
         self._in_drive = True
         try:
-            self.cable.head.drive(*lines)
+            self.cable.head.drive(data, ctl)
         finally:
             self._in_drive = False
-        self._changed()
+        if self._dirty or self._observers or self._ctr & signals.CTR_ACKINTEN:
+            self._changed()
+
+    def _listen(self) -> None:
+        """Hear of peripheral line changes only while something needs them: an armed nAck
+        interrupt, a trace observer, or a hardware engine waiting for the peripheral."""
+        needed = bool(
+            self._observers or self._ctr & signals.CTR_ACKINTEN or self._engine_wait is not None
+        )
+        self.cable.set_listener(self._on_peripheral_change if needed else None)
 
     def _on_peripheral_change(self) -> None:
         if self._in_drive:
@@ -254,6 +295,7 @@ class EmulatedPort(PortBackend):
 
     def add_line_observer(self, observer: LineObserver) -> bool:
         self._observers.append(observer)
+        self._listen()
         self._last_ack = bool(self.cable.head.status() & NACK)
         observer(self.line_state())
         return True
@@ -261,10 +303,18 @@ class EmulatedPort(PortBackend):
     def remove_line_observer(self, observer: LineObserver) -> None:
         if observer in self._observers:
             self._observers.remove(observer)
+            self._listen()
 
     # --- base registers -------------------------------------------------------------------------
     def read_data(self) -> int:
-        self._tick()
+        self.accesses += 1
+        clock = self.clock
+        when = clock._now + self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        else:
+            clock._now = when
         data, _ = self._lines
         if data is None:
             driven = self.cable.head.data_out()
@@ -272,19 +322,46 @@ class EmulatedPort(PortBackend):
         return self._data
 
     def write_data(self, value: int) -> None:
-        self._tick()
-        if self.capabilities.ecr and self._ecr >> 5 == 3:
+        self.accesses += 1
+        clock = self.clock
+        when = clock._now + self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        else:
+            clock._now = when
+        if self._afifo:
             self._fifo_push(value & 0xFF, command=True)  # ecpAFifo: a command byte
             return
-        self._data = value & 0xFF
-        self._drive()
+        value &= 0xFF
+        self._data = value
+        if self._ovr_tristate or self._ovr_data is not None or (self._rev_ok and self._ctr & 0x20):
+            return  # the data lines are not driven from the data register right now
+        lines = self._lines
+        if value == lines[0]:
+            return
+        self._lines = (value, lines[1])
+        self._in_drive = True
+        try:
+            self.cable.head.drive(value, lines[1])
+        finally:
+            self._in_drive = False
+        if self._dirty or self._observers or self._ctr & signals.CTR_ACKINTEN:
+            self._changed()
 
     def read_status(self) -> int:
-        self._tick()
+        self.accesses += 1
+        clock = self.clock
+        when = clock._now + self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        else:
+            clock._now = when
         if self._dirty:
             self._changed()
         reg = ((self.cable.head.status() ^ 0x80) & 0xF8) | self._status_low
-        if self._epp_decoded():
+        if self._epp_ok:
             if self._epp_timeout:
                 reg |= signals.STR_EPP_TIMEOUT
                 if self._epp_clear == "read":
@@ -305,21 +382,27 @@ class EmulatedPort(PortBackend):
         return self._ctr | self._ctr_reserved
 
     def write_control(self, value: int) -> None:
-        self._tick()
+        self.accesses += 1
+        clock = self.clock
+        when = clock._now + self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= when:
+            clock.advance_to(when)
+        else:
+            clock._now = when
         old = self._ctr
         self._ctr = value & 0x3F
+        self._ctl_pins = (value ^ 0x0B) & 0x0F
         if (old ^ self._ctr) & signals.CTR_ACKINTEN:
             self._last_ack = bool(self.cable.head.status() & NACK)
+            self._listen()
         self._drive()
         if (old ^ self._ctr) & signals.CTR_DIRECTION:
             self._engine_select()
 
     # --- EPP ------------------------------------------------------------------------------------
     def _epp_decoded(self) -> bool:
-        caps = self.capabilities
-        if not caps.epp:
-            return False
-        return not self._epp_ecr_only or self._ecr >> 5 == 4
+        return self._epp_ok
 
     def read_epp_address(self) -> int:
         return self._epp_cycle(write=False, address=True)
@@ -390,6 +473,7 @@ class EmulatedPort(PortBackend):
         old_mode = self._ecr >> 5
         self._ecr = value & 0xFC
         mode = self._ecr >> 5
+        self._mode_changed()
         if mode != old_mode:
             if mode in (0, 1):
                 self._fifo.clear()  # entering 000 or 001 resets the FIFO
@@ -500,6 +584,8 @@ class EmulatedPort(PortBackend):
                 self._engine_timer = self.clock.call_later(step[1], self._engine_timer_fired)
                 return
             self._engine_wait = (step[1], step[2])  # type: ignore[misc]
+            if self.cable.listener is None:
+                self._listen()
 
     def _engine_timer_fired(self) -> None:
         self._engine_timer = None

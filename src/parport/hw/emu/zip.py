@@ -14,7 +14,7 @@ emulated: bytes sent to a connected drive are recorded in ``received``.
 from __future__ import annotations
 
 from .lines import BUSY, NACK, NAUTOFD, NFAULT, NSELECTIN, SELECT
-from .peripheral import CUT_OFF_CONTROL, Fault, Peripheral
+from .peripheral import CUT_OFF_CONTROL, Peripheral
 
 __all__ = ["ZipDrive"]
 
@@ -35,7 +35,7 @@ class ZipDrive(Peripheral):
         self._ctl = CUT_OFF_CONTROL
 
     def drive(self, data: int | None, control: int) -> None:
-        if Fault.POWER_OFF in self.faults or Fault.SILENT in self.faults:
+        if self._inert:
             return
         prev = self._ctl
         self._ctl = control
@@ -73,7 +73,7 @@ class ZipDrive(Peripheral):
             self.notify()
 
     def status(self) -> int:
-        if Fault.POWER_OFF in self.faults:
+        if self._off:
             return 0
         if not self.connected:
             return self.downstream.status()
@@ -84,7 +84,7 @@ class ZipDrive(Peripheral):
         return st & ~(BUSY | NACK)
 
     def data_out(self) -> int | None:
-        if self.connected or Fault.POWER_OFF in self.faults:
+        if self.connected or self._off:
             return None
         return self.downstream.data_out()
 
