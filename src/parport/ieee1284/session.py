@@ -58,6 +58,7 @@ REVERSE_MODES = (
 )
 _ECP = nt.ECP_ANY
 _EPP = nt.EPP_ANY
+_ECP_RLE = 0x30  # ECP with run-length encoding (ieee1284.md §2.3)
 
 
 class Negotiation(Enum):
@@ -112,8 +113,10 @@ class Session:
         hardware: DetectedHardware | None = None,
         *,
         budget_us: float = 300_000_000.0,
+        ecp_rle: bool = True,
     ) -> None:
         self.port = port
+        self.ecp_rle = ecp_rle  # ask for ECP with RLE first
         self.hardware = hardware if hardware is not None else detect(port)
         self.budget_us = budget_us
         self._state = _State()
@@ -178,7 +181,7 @@ class Session:
             self.terminate()
             return Negotiation.REJECTED
         base = request & ~nt.DEVICE_ID_REQ
-        if base in (nt.ECP_EXTENSIBILITY, 0x30, nt.BECP_EXTENSIBILITY):
+        if base in (nt.ECP_EXTENSIBILITY, _ECP_RLE, nt.BECP_EXTENSIBILITY):
             port.write_control(0x06)  # event 30: HostAck low
             port.wait_status(nt.DSR_PERROR, nt.DSR_PERROR, TL_US)  # event 31 (only logged)
             port.write_control(0x04)
@@ -314,8 +317,15 @@ class Session:
             if self.connected:
                 self.terminate()
             return nt.STATUS_SUCCESS
-        if state.request is None or state.request & ~nt.DEVICE_ID_REQ != request:
-            result = self.negotiate(request)
+        wanted = {request}
+        if request == nt.ECP_EXTENSIBILITY:
+            wanted.add(_ECP_RLE)  # ECP with run-length encoding serves every ECP mode
+        if state.request is None or state.request & ~nt.DEVICE_ID_REQ not in wanted:
+            result = Negotiation.REJECTED
+            if request == nt.ECP_EXTENSIBILITY and self.ecp_rle:
+                result = self.negotiate(_ECP_RLE)  # RLE first; plain ECP if it is refused
+            if result is not Negotiation.ACCEPTED:
+                result = self.negotiate(request)
             if result is not Negotiation.ACCEPTED:
                 return nt.STATUS_DEVICE_PROTOCOL_ERROR
         if mode & _ECP:

@@ -273,7 +273,8 @@ def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
     """Hardware ECP forward: ECR mode 011, bytes into the FIFO (commands to ecpAFifo).
 
     On a stall the FIFO is reset when the chip leaves mode 011, so up to ``fifo_depth`` bytes
-    counted as pushed may not have reached the peripheral: the count excludes them."""
+    pushed, and the one on the wire, may not have reached the peripheral: the count excludes
+    them (it may fall short, it never claims a byte the peripheral did not take)."""
     start = port.accesses
     port.write_ecr(0x34)
     port.write_control(0x04)
@@ -303,7 +304,8 @@ def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
         port.sleep(1)
     port.write_ecr(0x34)
     if status != nt.STATUS_SUCCESS:
-        count = max(0, count - fifo_depth)  # what was still in the FIFO is lost with the reset
+        # What was still in the FIFO is lost with the reset, and the byte on the wire may be.
+        count = max(0, count - fifo_depth - 1)
     port.wait_status(nt.DSR_NOT_BUSY, nt.DSR_NOT_BUSY, TL_US)
     return Transfer(status, count, accesses=port.accesses - start)
 

@@ -75,7 +75,10 @@ class Peripheral:
         return self.clock.now_ns()
 
     def later(self, delay_ns: int, callback: Callable[[], None]) -> None:
-        """Run ``callback`` after ``delay_ns`` unless the device has gone silent by then."""
+        """Run ``callback`` after ``delay_ns`` unless the device has gone silent (or been
+        unplugged) by then."""
+        if self.cable is None:
+            return
         if delay_ns <= 0:
             callback()
             self.notify()

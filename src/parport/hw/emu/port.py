@@ -640,13 +640,17 @@ class EmulatedPort(PortBackend):
                 if not byte & 0x80:
                     self._rle = byte + 1
             else:
-                for _ in range(self._rle):
-                    if len(self._fifo) < depth:
-                        self._fifo.append((byte, False))
-                    else:
-                        self.overruns += 1
-                self._rle = 1
-                self._update_service()
+                # The chip expands a run into the FIFO as room appears, holding event 44 back.
+                remaining, self._rle = self._rle, 1
+                while remaining:
+                    room = depth - len(self._fifo)
+                    if not room:
+                        yield ("delay", 1000)  # until the host reads the FIFO
+                        continue
+                    take = min(room, remaining)
+                    self._fifo.extend([(byte, False)] * take)
+                    remaining -= take
+                    self._update_service()
             self._set_strobes(NSTROBE | NAUTOFD)  # event 44: HostAck high
             yield ("wait", NACK, NACK)  # event 45
 
