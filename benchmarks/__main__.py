@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-ALL = ("bench_emulator",)
+ALL = ("bench_emulator", "bench_modes")
 
 
 def run(names: list[str]) -> None:

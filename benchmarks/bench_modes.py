@@ -1,0 +1,83 @@
+"""IEEE 1284 transfer modes through the emulator: bytes per second of wall time for a 1 MiB
+transfer in each mode, beside that mode's real-hardware ceiling (ieee1284.md §7.1), the virtual
+time the same register accesses take on an ISA port, and the register accesses per byte beside
+Linux's routines (§7.2). Target (engine issue): every mode at or above its ceiling."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from parport import nt
+from parport.hw import open_backend
+from parport.hw.emu import EmulatedPort, Ieee1284Peripheral
+from parport.ieee1284 import Session
+
+from .common import table
+
+SIZE = int(os.environ.get("PARPORT_BENCH_BYTES", 1 << 20))
+
+# (name, mode bits, forward, real-hardware ceiling in bytes/s, Linux accesses per byte)
+CASES = [
+    ("compatibility (software)", nt.CENTRONICS, True, 150_000, 4),
+    ("compatibility (FIFO)", nt.IEEE_COMPATIBILITY, True, 150_000, None),
+    ("nibble", nt.NIBBLE, False, 50_000, 11),
+    ("byte", nt.BYTE_BIDIR, False, 500_000, 9),
+    ("EPP write (hardware)", nt.EPP_HW, True, 2_000_000, 2),
+    ("EPP read (hardware)", nt.EPP_HW, False, 2_000_000, 2),
+    ("ECP write (hardware FIFO)", nt.ECP_HW_NOIRQ, True, 2_500_000, None),
+    ("ECP read (hardware FIFO)", nt.ECP_HW_NOIRQ, False, 2_500_000, None),
+    ("ECP write (software)", nt.ECP_SW, True, 2_500_000, 5),
+    ("ECP read (software)", nt.ECP_SW, False, 2_500_000, 5),
+]
+
+
+def _run(mode: int, forward: bool) -> tuple[float, float, float]:
+    port = open_backend("emu:chain=printer")
+    assert isinstance(port, EmulatedPort)
+    printer = port.chain[0]
+    assert isinstance(printer, Ieee1284Peripheral)
+    session = Session(port, ecp_rle=False)
+    payload = bytes(range(256)) * (SIZE // 256)
+    session._enter(mode, forward)  # negotiation is not part of the transfer
+    if not forward:
+        printer.queue_reverse(payload)
+    start, accesses, wall = port.now(), port.accesses, time.perf_counter()
+    result = session.write(payload, mode) if forward else session.read(len(payload), mode)
+    wall = time.perf_counter() - wall
+    assert result.count == len(payload), result
+    virtual = (port.now() - start) / 1e6
+    return len(payload) / wall, len(payload) / virtual, (port.accesses - accesses) / len(payload)
+
+
+def main() -> str:
+    rows = []
+    for name, mode, forward, ceiling, linux in CASES:
+        wall, virtual, per_byte = _run(mode, forward)
+        rows.append(
+            (
+                name,
+                f"{wall / 1e3:.0f} kB/s",
+                f"{ceiling / 1e3:.0f} kB/s",
+                f"{wall / ceiling:.2f}",
+                f"{virtual / 1e3:.0f} kB/s",
+                f"{per_byte:.2f}",
+                "–" if linux is None else str(linux),
+            )
+        )
+    return f"{SIZE // 1024} KiB per transfer, emu:chain=printer\n" + table(
+        (
+            "mode",
+            "emulated (wall)",
+            "hardware ceiling",
+            "wall / ceiling (target ≥ 1)",
+            "virtual (ISA timing)",
+            "accesses / byte",
+            "Linux accesses / byte",
+        ),
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    print(main())
