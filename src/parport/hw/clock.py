@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "MonotonicClock", "ScheduledCall", "VirtualClock"]
+__all__ = ["Cancellable", "Clock", "MonotonicClock", "ScheduledCall", "VirtualClock"]
+
+
+class Cancellable(Protocol):
+    """A scheduled call that can be dropped before it runs."""
+
+    def cancel(self) -> None: ...
 
 
 class Clock(Protocol):
@@ -29,6 +36,10 @@ class Clock(Protocol):
 
     def sleep(self, us: float) -> None:
         """Let ``us`` microseconds pass."""
+        ...
+
+    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Cancellable:
+        """Run ``callback`` once ``delay_ns`` nanoseconds have passed on this clock."""
         ...
 
 
@@ -52,6 +63,13 @@ class MonotonicClock:
         end = time.perf_counter_ns() + int(us * 1000)
         while time.perf_counter_ns() < end:
             pass
+
+    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Cancellable:
+        """A timer thread, started only now (never at import)."""
+        timer = threading.Timer(max(delay_ns, 0) / 1e9, callback)
+        timer.daemon = True
+        timer.start()
+        return timer
 
 
 class ScheduledCall:
@@ -81,6 +99,9 @@ class VirtualClock:
         self._queue: list[tuple[int, int, ScheduledCall]] = []
         self._seq = itertools.count()
         self._running = False
+        # Timers are scheduled from any thread; events run in the thread that moves time, with
+        # this lock held, so that two threads moving time never run events out of order.
+        self._lock = threading.RLock()
 
     def now_ns(self) -> int:
         return self._now
@@ -90,8 +111,9 @@ class VirtualClock:
 
     def call_at(self, when_ns: int, callback: Callable[[], None]) -> ScheduledCall:
         """Run ``callback`` when virtual time reaches ``when_ns`` (at once-ish if it is past)."""
-        call = ScheduledCall(max(when_ns, self._now), callback)
-        heapq.heappush(self._queue, (call.when, next(self._seq), call))
+        with self._lock:
+            call = ScheduledCall(max(when_ns, self._now), callback)
+            heapq.heappush(self._queue, (call.when, next(self._seq), call))
         return call
 
     def call_later(self, delay_ns: int, callback: Callable[[], None]) -> ScheduledCall:
@@ -99,10 +121,11 @@ class VirtualClock:
 
     def next_event_ns(self) -> int | None:
         """When the next pending event is due, or None."""
-        queue = self._queue
-        while queue and queue[0][2].cancelled:
-            heapq.heappop(queue)
-        return queue[0][0] if queue else None
+        with self._lock:
+            queue = self._queue
+            while queue and queue[0][2].cancelled:
+                heapq.heappop(queue)
+            return queue[0][0] if queue else None
 
     def advance_to(self, when_ns: int) -> None:
         """Move time forward to ``when_ns``, running every event due on the way."""
@@ -112,21 +135,23 @@ class VirtualClock:
         if not queue or queue[0][0] > when_ns:
             self._now = when_ns  # the common case: nothing due on the way
             return
-        if self._running:
-            # An event callback advancing time: only move the clock, the outer loop runs events.
-            self._now = when_ns
-            return
-        self._running = True
-        try:
-            while queue and queue[0][0] <= when_ns:
-                due, _, call = heapq.heappop(queue)
-                if call.cancelled:
-                    continue
-                self._now = max(self._now, due)
-                call.callback()
-            self._now = when_ns
-        finally:
-            self._running = False
+        with self._lock:
+            if self._running:
+                # An event callback moving time: only move the clock; the loop further up this
+                # thread's stack runs the events.
+                self._now = max(self._now, when_ns)
+                return
+            self._running = True
+            try:
+                while queue and queue[0][0] <= when_ns:
+                    due, _, call = heapq.heappop(queue)
+                    if call.cancelled:
+                        continue
+                    self._now = max(self._now, due)
+                    call.callback()
+                self._now = max(self._now, when_ns)
+            finally:
+                self._running = False
 
     def advance(self, delta_ns: int) -> None:
         self.advance_to(self._now + delta_ns)

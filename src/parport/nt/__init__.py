@@ -6,6 +6,7 @@ threads.
 """
 
 from .constants import *  # noqa: F403
+from .errors import *  # noqa: F403
 from .ioctl import *  # noqa: F403
 from .irp import *  # noqa: F403
 from .major import *  # noqa: F403

@@ -1,0 +1,228 @@
+"""One parallel port and the devices found on it: the bus object ``parport.open(spec)`` returns.
+
+Opening a bus opens the backend, detects the hardware, creates the port's device object and
+enumerates the devices on the cable (windows-parport.md §2.4): the raw device always; the
+end-of-chain device when its IEEE 1284 ID has MFG and MDL; a legacy Zip drive when enabled; one
+device per IEEE 1284.3 daisy-chain device (at most ``max_daisy``, Part A A10) whose ID has MFG
+and MDL. A rescan reports what was added and removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from .. import nt
+from ..hw.backend import PortBackend
+from ..hw.spec import open_backend
+from ..ieee1284 import DeviceId, Session, dot3
+from .fdo import ParallelPort, PortOptions
+from .iomgr import DeviceObject, Handle, IoManager
+from .pdo import DeviceKind, ParallelDevice
+
+__all__ = ["ParallelBus", "Rescan", "open_bus"]
+
+log = logging.getLogger(__name__)
+
+SCAN_ALLOCATE_TIMEOUT_NS = 2_000_000_000  # §2.4 step 1: 2 s for the port
+
+
+@dataclass
+class Rescan:
+    """What one bus scan did."""
+
+    scanned: bool = False  # False: the port could not be had (the previous devices stay)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+class _ScanOwner:
+    """The bus scan as a port owner (it allocates the port like any client)."""
+
+    def __repr__(self) -> str:
+        return "<bus scan>"
+
+
+class ParallelBus:
+    """A port, its device objects and the I/O manager that names them."""
+
+    def __init__(
+        self,
+        backend: PortBackend,
+        *,
+        index: int = 0,
+        options: PortOptions | None = None,
+        spec: str = "",
+    ) -> None:
+        self.spec = spec
+        self.hardware = backend
+        self.options = options or PortOptions()
+        self.iomgr = IoManager()
+        self.session = Session(backend)
+        self.fdo = ParallelPort(index, backend, self.session, self.options)
+        self.iomgr.register(self.fdo)  # no symbolic link for the port (§2.1)
+        self._devices: dict[str, ParallelDevice] = {}
+        self._scan_owner = _ScanOwner()
+        self._closed = False
+        self.rescan()
+
+    # --- names and handles ----------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Every internal device name and symbolic link."""
+        return self.iomgr.names()
+
+    def create_file(self, name: str, options: int = 0) -> Handle:
+        """Open a device or the port; raises :class:`~parport.nt.NtStatusError` on failure."""
+        if self._closed:
+            raise nt.NtStatusError.from_status(nt.STATUS_DELETE_PENDING, "the bus is closed")
+        return self.iomgr.create_file(name, options)
+
+    def lookup(self, name: str) -> DeviceObject | None:
+        return self.iomgr.lookup(name)
+
+    @property
+    def devices(self) -> list[ParallelDevice]:
+        """The device objects on the port (raw first, then by location)."""
+        return sorted(self._devices.values(), key=lambda d: (d.kind != DeviceKind.RAW, d.location))
+
+    # --- enumeration ----------------------------------------------------------------------------
+    def rescan(self, timeout: float | None = None) -> Rescan:
+        """Scan the cable (§2.4). Waits for the port up to 2 s on the port's clock; if it is not
+        granted by then the previous set of devices stays. ``timeout`` (wall seconds) bounds how
+        long this call waits: the scan still runs when the port is granted later."""
+        result = Rescan()
+        irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+        arbiter = self.fdo.arbiter
+        owner = self._scan_owner
+
+        def granted(done: nt.Irp) -> None:
+            try:
+                if done.status == nt.STATUS_SUCCESS:
+                    try:
+                        self._scan(result)
+                        result.scanned = True
+                    finally:
+                        arbiter.free(owner)
+                else:
+                    log.info("%s: no port for the bus scan; devices unchanged", self.fdo.name)
+            finally:
+                result.done.set()
+
+        if arbiter.allocate(irp, owner):
+            irp.complete(nt.STATUS_SUCCESS)
+        else:
+
+            def give_up() -> None:
+                irp.cancel()
+
+            timer = self.hardware.clock.call_later(SCAN_ALLOCATE_TIMEOUT_NS, give_up)
+            irp.add_done_callback(lambda _: timer.cancel())
+        irp.add_done_callback(granted)
+        result.done.wait(timeout)
+        return result
+
+    def _scan(self, result: Rescan) -> None:
+        port = self.hardware
+        fdo = self.fdo
+        wanted: dict[str, tuple[DeviceKind, int | None, DeviceId | None]] = {}
+        wanted[fdo.port_name] = (DeviceKind.RAW, None, None)
+        with fdo.wire_lock:
+            self.session.terminate()
+            dot3.deselect_all(port)
+            eoc_name = f"{fdo.port_name}.{nt.DOT3_END_OF_CHAIN_ID}"
+            existing_eoc = self._devices.get(eoc_name)
+            if existing_eoc is not None and fdo.eoc_rescan_disabled:
+                wanted[eoc_name] = (DeviceKind.END_OF_CHAIN, None, existing_eoc.device_id)
+            else:
+                found = self.session.device_id()
+                if found is not None and found.complete:
+                    wanted[eoc_name] = (DeviceKind.END_OF_CHAIN, None, found)
+            if self.options.legacy_zip and dot3.zip_connect(port):
+                dot3.zip_disconnect(port)
+                zip_name = f"{fdo.port_name}.{nt.DOT3_LEGACY_ZIP_ID}"
+                wanted[zip_name] = (DeviceKind.LEGACY_ZIP, None, None)
+            count = dot3.assign_addresses(port)
+            created = 0
+            for address in range(min(count, self.options.max_daisy)):
+                if not dot3.select(port, address):
+                    continue
+                found = self.session.device_id()
+                dot3.deselect_all(port)
+                if found is not None and found.complete:
+                    wanted[f"{fdo.port_name}.{address}"] = (DeviceKind.DAISY_CHAIN, address, found)
+                    created += 1
+            fdo.daisy_count = created
+        self._apply(wanted, result)
+
+    def _apply(
+        self, wanted: dict[str, tuple[DeviceKind, int | None, DeviceId | None]], result: Rescan
+    ) -> None:
+        for name, device in list(self._devices.items()):
+            spec = wanted.get(name)
+            same_id = spec is not None and (
+                (spec[2].text if spec[2] else None)
+                == (device.device_id.text if device.device_id else None)
+                or spec[0] in (DeviceKind.RAW, DeviceKind.LEGACY_ZIP)
+            )
+            if not same_id:
+                self._remove(name)
+                result.removed.append(name)
+        for name, (kind, daisy_id, device_id) in wanted.items():
+            if name in self._devices:
+                continue
+            device = ParallelDevice(self.fdo, kind, daisy_id, device_id)
+            self.iomgr.register(device, [name])
+            self._devices[name] = device
+            result.added.append(name)
+
+    def _remove(self, name: str) -> None:
+        device = self._devices.pop(name)
+        self.iomgr.unregister(device)
+
+    # --- lifetime -------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close every handle (releasing what they hold) and the backend; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.iomgr.close_all()
+        for name in list(self._devices):
+            self._remove(name)
+        self.iomgr.unregister(self.fdo)
+        self.hardware.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ParallelBus {self.spec or self.hardware.name}: {', '.join(self._devices)}>"
+
+
+def open_bus(spec: str | None = None, *, options: PortOptions | None = None) -> ParallelBus:
+    """Open the backend a spec names and the bus on it."""
+    backend = open_backend(spec)
+    try:
+        return ParallelBus(backend, options=options, spec=spec or "")
+    except BaseException:
+        backend.close()
+        raise
