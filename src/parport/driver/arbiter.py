@@ -55,6 +55,9 @@ class PortArbiter:
         self.frees = 0
         self.on_idle: Callable[[], None] | None = None  # freed with nobody waiting (ISR checks)
         self.on_owner_change: Callable[[object | None], None] | None = None
+        # For tests and diagnostics: when a list, ("queued" | "granted", request) in the order
+        # the arbiter decided them, recorded under its lock.
+        self.trace: list[tuple[str, nt.Irp]] | None = None
 
     # --- state ----------------------------------------------------------------------------------
     @property
@@ -100,6 +103,8 @@ class PortArbiter:
                 else:
                     self._queue[id(irp)] = waiter
                     irp.driver_context = waiter
+                    if self.trace is not None:
+                        self.trace.append(("queued", irp))
                     cancelled_now = False
                 granted = False
         if granted:
@@ -142,6 +147,8 @@ class PortArbiter:
                 continue  # a cancel is completing it right now
             self._owner = waiter.owner
             self.allocations += 1
+            if self.trace is not None:
+                self.trace.append(("granted", waiter.irp))
             return Grant(waiter)
         self._owner = None
         return None

@@ -1,0 +1,44 @@
+"""Helpers for the driver tests: open a bus, pack commands, short names for requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parport import nt
+from parport.driver import Handle, ParallelBus, PortOptions, open_bus
+from parport.hw.emu import EmulatedPort
+
+PORT = "\\Device\\ParallelPort0"
+ALLOCATE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
+FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+SELECT = nt.IOCTL_INTERNAL_SELECT_DEVICE
+DESELECT = nt.IOCTL_INTERNAL_DESELECT_DEVICE
+
+
+def bus(spec: str = "emu:", **options: Any) -> ParallelBus:
+    return open_bus(spec, options=PortOptions(**options))
+
+
+def emu(b: ParallelBus) -> EmulatedPort:
+    assert isinstance(b.hardware, EmulatedPort)
+    return b.hardware
+
+
+def command(id_: int, flags: int = 0) -> bytes:
+    return nt.PARALLEL_1284_COMMAND(ID=id_, CommandFlags=flags).pack()
+
+
+def allocate(h: Handle) -> nt.Irp:
+    return h.submit_internal_device_control(ALLOCATE)
+
+
+def free(h: Handle) -> nt.IoStatus:
+    return h.internal_device_control(FREE)
+
+
+def status(result: nt.IoStatus | nt.Irp) -> int:
+    if isinstance(result, nt.Irp):
+        assert result.done, f"{result!r} is still pending"
+        assert result.result is not None
+        return result.result.status
+    return result.status
