@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-ALL = ("bench_emulator", "bench_modes")
+ALL = ("bench_emulator", "bench_modes", "bench_arbiter")
 
 
 def run(names: list[str]) -> None:
