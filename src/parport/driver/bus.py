@@ -185,6 +185,7 @@ class ParallelBus:
 
     def _remove(self, name: str) -> None:
         device = self._devices.pop(name)
+        device.remove()
         self.iomgr.unregister(device)
 
     # --- lifetime -------------------------------------------------------------------------------

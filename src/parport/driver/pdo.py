@@ -1,18 +1,31 @@
-"""Device objects for the devices found on a port (PDOs, windows-parport.md §2.2, §5.2).
+"""Device objects for the devices found on a port (PDOs, windows-parport.md §2.2, §5.2, §8, §9,
+§10.8, §11.3–§11.8, with Part A).
 
 One per device: the raw port (``LPTn``), each IEEE 1284.3 daisy-chain device (``LPTn.y``), the
-end-of-chain device (``LPTn.4``) and a legacy Zip drive (``LPTn.5``). Opened exclusively.
+end-of-chain device (``LPTn.4``) and a legacy Zip drive (``LPTn.5``). Opened exclusively. Requests
+that need the port go through the device's work queue (:mod:`.worker`): the port is allocated
+before each one (and a daisy-chain or Zip device selected) unless a lock or an IEEE 1284 session
+already holds it, and given back after it; a request that cannot get the port within
+``TimerStart`` seconds (of the port's clock) completes STATUS_DEVICE_BUSY without running.
+
+The lock family: LOCK_PORT allocates the port and selects the device, UNLOCK_PORT deselects it and
+frees the port (so the next waiter is granted), and the NO_SELECT / NO_DESELECT variants skip the
+wire. A lock lasts until UNLOCK or the cleanup of its handle (A7, A8).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import nt
-from ..ieee1284 import DeviceId
+from ..ieee1284 import DeviceId, Negotiation, dot3, fastest_mode, lines, request_byte
+from ..ieee1284.session import FORWARD_MODES, REVERSE_MODES
 from .iomgr import DeviceObject, Handle
+from .worker import WorkQueue
 
 if TYPE_CHECKING:
     from .fdo import ParallelPort
@@ -20,6 +33,29 @@ if TYPE_CHECKING:
 __all__ = ["DeviceKind", "ParallelDevice"]
 
 log = logging.getLogger(__name__)
+
+Status = int
+IDLE_RELEASE_NS = 250_000_000  # §11.4: the 250 ms idle tick
+DEVICE_ID_BUFFER = 0x10000
+
+# Internal requests that run on the worker (§8) and device controls that do (§9.2).
+QUEUED_INTERNAL = frozenset(
+    {
+        nt.IOCTL_INTERNAL_DISCONNECT_IDLE,
+        nt.IOCTL_INTERNAL_LOCK_PORT,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT,
+        nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT,
+        nt.IOCTL_INTERNAL_PARDOT3_CONNECT,
+        nt.IOCTL_INTERNAL_PARDOT3_DISCONNECT,
+        nt.IOCTL_INTERNAL_PARDOT3_RESET,
+        nt.IOCTL_INTERNAL_PARDOT3_SIGNAL,
+    }
+)
+# Requests that never take the port: an unlock of a device that holds no lock touches nothing (A1).
+NO_ALLOCATION = frozenset(
+    {nt.IOCTL_INTERNAL_UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT}
+)
 
 
 class DeviceKind(IntEnum):
@@ -31,8 +67,12 @@ class DeviceKind(IntEnum):
     LEGACY_ZIP = nt.PDO_TYPE.PdoTypeLegacyZip
 
 
+def _masks(usread: int, uswrite: int) -> bytes:
+    return nt.PARCLASS_NEGOTIATION_MASK(usReadMask=usread, usWriteMask=uswrite).pack()
+
+
 class ParallelDevice(DeviceObject):
-    """A device on the port."""
+    """A device on the port (see the module docstring)."""
 
     exclusive = True
 
@@ -62,7 +102,25 @@ class ParallelDevice(DeviceObject):
         elif device_id is None and kind == DeviceKind.LEGACY_ZIP:
             device_id = DeviceId("MFG:IMG;MDL:VP0;", {"MFG": "IMG", "MDL": "VP0"})
         self.device_id = device_id
+        self.timer_start_s = port.options.timer_start_s  # not reset by a reopen (§9.2)
+        self.work = WorkQueue(self.location, self._run)
+        self.owns_port = False
+        self.selected = False  # this device is selected on the wire (daisy, Zip)
+        self.locked = False  # AllocatedByLockPort
+        self.lock_handle: Handle | None = None
+        self.forward_mode = nt.CENTRONICS
+        self.reverse_mode = nt.NIBBLE
+        self.bad_modes = 0
+        self._supported: int | None = None
+        self.forward_channel = 0
+        self.reverse_channel = 0
+        self.host_recovery = False
+        self.dot3_event: Any = None
+        self.connected_class = False  # PARCLASS_CONNECT done
+        self._idle_timer: Any = None
+        self._state_lock = threading.RLock()
 
+    # --- addressing -----------------------------------------------------------------------------
     def command(self, flags: int = 0) -> nt.PARALLEL_1284_COMMAND:
         """The PARALLEL_1284_COMMAND that addresses this device."""
         if self.kind == DeviceKind.DAISY_CHAIN:
@@ -76,19 +134,747 @@ class ParallelDevice(DeviceObject):
             ID=nt.DOT3_END_OF_CHAIN_ID, CommandFlags=flags | nt.PAR_END_OF_CHAIN_DEVICE
         )
 
+    @property
+    def needs_select(self) -> bool:
+        """Daisy-chain and Zip devices must be selected on the wire; the others need nothing."""
+        return self.kind in (DeviceKind.DAISY_CHAIN, DeviceKind.LEGACY_ZIP)
+
+    # --- IRP majors (§5.2) ----------------------------------------------------------------------
     def create(self, handle: Handle, options: int) -> int:
         if self.removed:
             return nt.STATUS_DEVICE_REMOVED
         if options & nt.FILE_DIRECTORY_FILE:
             return nt.STATUS_NOT_A_DIRECTORY
-        return super().create(handle, options)
+        status = super().create(handle, options)
+        if status != nt.STATUS_SUCCESS:
+            return status
+        # Reset the IEEE 1284 settings to their defaults at every open (§5.2).
+        self.forward_mode = nt.CENTRONICS
+        self.reverse_mode = nt.NIBBLE
+        self.forward_channel = self.reverse_channel = 0
+        self._supported = None
+        self.bad_modes = 0
+        self.work.start()
+        return nt.STATUS_SUCCESS
+
+    def cleanup(self, handle: Handle) -> None:
+        """A8: cancel what waits, flag what runs, then end any session, deselect, free the port."""
+        self.work.cancel_all()
+        self.work.call(self._release_everything)
+        self.work.stop()
+
+    def _release_everything(self) -> None:
+        self.locked = False
+        self.lock_handle = None
+        self.dot3_event = None
+        if self.owns_port:
+            self._give_back()
 
     def dispatch(self, irp: nt.Irp) -> None:
         if self.removed:
             irp.complete(nt.STATUS_DEVICE_REMOVED)
             return
-        irp.complete(nt.STATUS_INVALID_PARAMETER)
+        if self.port.removed:
+            irp.complete(nt.STATUS_DELETE_PENDING)
+            return
+        major = irp.major_function
+        if major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+            self._internal(irp)
+        elif major == nt.IRP_MJ_DEVICE_CONTROL:
+            self._device_control(irp)
+        elif major in (nt.IRP_MJ_READ, nt.IRP_MJ_WRITE):
+            if irp.cancelled:
+                irp.complete(nt.STATUS_CANCELLED)  # A19
+            elif (irp.output_length if major == nt.IRP_MJ_READ else len(irp.input)) == 0:
+                irp.complete(nt.STATUS_SUCCESS)
+            else:
+                self.work.queue(irp)
+        elif major == nt.IRP_MJ_QUERY_INFORMATION:
+            self._query_information(irp)
+        elif major == nt.IRP_MJ_SET_INFORMATION:
+            info_class = int.from_bytes(irp.input[:4], "little")
+            ok = info_class == nt.FileEndOfFileInformation
+            irp.complete(nt.STATUS_SUCCESS if ok else nt.STATUS_INVALID_PARAMETER)
+        else:
+            irp.complete(nt.STATUS_INVALID_DEVICE_REQUEST)
+
+    def _query_information(self, irp: nt.Irp) -> None:
+        info_class = int.from_bytes(irp.input[:4], "little")
+        struct: nt.NtStruct
+        if info_class == nt.FileStandardInformation:
+            struct = nt.FILE_STANDARD_INFORMATION()
+        elif info_class == nt.FilePositionInformation:
+            struct = nt.FILE_POSITION_INFORMATION()
+        else:
+            irp.complete(nt.STATUS_INVALID_PARAMETER)
+            return
+        if irp.output_length < struct.SIZE:
+            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
+            return
+        data = struct.pack()
+        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+
+    # --- internal device controls (§8) ----------------------------------------------------------
+    def _internal(self, irp: nt.Irp) -> None:
+        code = irp.code
+        if code in QUEUED_INTERNAL:
+            if code == nt.IOCTL_INTERNAL_PARDOT3_SIGNAL and len(irp.input) < 8:
+                irp.complete(nt.STATUS_INVALID_PARAMETER)
+                return
+            if code == nt.IOCTL_INTERNAL_PARDOT3_DISCONNECT:
+                self.dot3_event = None  # event signalling stops at dispatch
+            if irp.cancelled:
+                irp.complete(nt.STATUS_CANCELLED)
+                return
+            self.work.queue(irp)
+        elif code == nt.IOCTL_INTERNAL_PARCLASS_CONNECT:
+            self._parclass_connect(irp)
+        elif code == nt.IOCTL_INTERNAL_PARCLASS_DISCONNECT:
+            self.connected_class = False
+            irp.complete(nt.STATUS_SUCCESS)
+        elif code == nt.IOCTL_INTERNAL_GET_PARPORT_FDO:
+            if irp.output_length < 8:
+                irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
+                return
+            handle = irp.handle
+            assert isinstance(handle, Handle)
+            data = handle.callbacks.token(self.port).to_bytes(8, "little")
+            irp.complete(nt.STATUS_SUCCESS, 8, data)
+        else:
+            irp.complete(nt.STATUS_INVALID_PARAMETER)
+
+    # --- device controls (§9.2) -----------------------------------------------------------------
+    _OUT_MIN: ClassVar[dict[int, int]] = {
+        nt.IOCTL_PAR_QUERY_INFORMATION: 1,
+        nt.IOCTL_PAR_QUERY_DEVICE_ID: 1,
+        nt.IOCTL_PAR_QUERY_DEVICE_ID_SIZE: 4,
+        nt.IOCTL_PAR_QUERY_RAW_DEVICE_ID: 1,
+        nt.IOCTL_IEEE1284_GET_MODE: 4,
+        nt.IOCTL_PAR_GET_DEFAULT_MODES: 4,
+        nt.IOCTL_PAR_GET_READ_ADDRESS: 1,
+        nt.IOCTL_PAR_GET_WRITE_ADDRESS: 1,
+        nt.IOCTL_PAR_IS_PORT_FREE: 1,
+        nt.IOCTL_SERIAL_GET_TIMEOUTS: 20,
+    }
+    _QUEUED_DEVICE: ClassVar[frozenset[int]] = frozenset(
+        {
+            nt.IOCTL_PAR_QUERY_INFORMATION,
+            nt.IOCTL_PAR_SET_INFORMATION,
+            nt.IOCTL_PAR_QUERY_DEVICE_ID,
+            nt.IOCTL_PAR_QUERY_DEVICE_ID_SIZE,
+            nt.IOCTL_PAR_QUERY_RAW_DEVICE_ID,
+            nt.IOCTL_IEEE1284_NEGOTIATE,
+            nt.IOCTL_PAR_GET_DEVICE_CAPS,
+            nt.IOCTL_PAR_SET_WRITE_ADDRESS,
+            nt.IOCTL_PAR_SET_READ_ADDRESS,
+            nt.IOCTL_PAR_PING,
+            nt.IOCTL_SERIAL_SET_TIMEOUTS,
+        }
+    )
+
+    def _device_control(self, irp: nt.Irp) -> None:
+        code = irp.code
+        if code not in nt.DEVICE_IOCTLS or code == nt.IOCTL_PAR_TEST:
+            irp.complete(nt.STATUS_INVALID_PARAMETER)  # A13 and unknown codes
+            return
+        check = self._check_buffers(irp)
+        if check is not None:
+            irp.complete(check)
+            return
+        if code in self._QUEUED_DEVICE:
+            if code == nt.IOCTL_IEEE1284_NEGOTIATE and self._negotiation_unchanged(irp):
+                return
+            if irp.cancelled:
+                irp.complete(nt.STATUS_CANCELLED)
+                return
+            self.work.queue(irp)
+            return
+        self._immediate(irp)
+
+    def _check_buffers(self, irp: nt.Irp) -> Status | None:
+        code, inp, out = irp.code, len(irp.input), irp.output_length
+        minimum = self._OUT_MIN.get(code)
+        if minimum is not None and out < minimum:
+            return nt.STATUS_BUFFER_TOO_SMALL
+        if code == nt.IOCTL_PAR_SET_INFORMATION:
+            if inp < 1:
+                return nt.STATUS_BUFFER_TOO_SMALL
+            if irp.input[0] != nt.PARALLEL_INIT:
+                return nt.STATUS_INVALID_PARAMETER
+        elif code == nt.IOCTL_IEEE1284_NEGOTIATE:
+            if inp < 4 or out < 4:
+                return nt.STATUS_INVALID_PARAMETER  # A16
+        elif code == nt.IOCTL_PAR_GET_DEVICE_CAPS:
+            if inp < 2 or out < 2:
+                return nt.STATUS_BUFFER_TOO_SMALL
+        elif code in (
+            nt.IOCTL_PAR_SET_WRITE_ADDRESS,
+            nt.IOCTL_PAR_SET_READ_ADDRESS,
+            nt.IOCTL_PAR_ECP_HOST_RECOVERY,
+        ):
+            if inp < 1:
+                return nt.STATUS_INVALID_PARAMETER
+        elif code == nt.IOCTL_PAR_QUERY_LOCATION:
+            if out < len(self.location) + 1:
+                return nt.STATUS_BUFFER_TOO_SMALL
+        elif code == nt.IOCTL_SERIAL_SET_TIMEOUTS:
+            if inp < nt.SERIAL_TIMEOUTS.SIZE:
+                return nt.STATUS_BUFFER_TOO_SMALL
+            if nt.SERIAL_TIMEOUTS.unpack(irp.input).WriteTotalTimeoutConstant < 2000:
+                return nt.STATUS_INVALID_PARAMETER
+        return None
+
+    def _negotiation_unchanged(self, irp: nt.Irp) -> bool:
+        wanted = nt.PARCLASS_NEGOTIATION_MASK.unpack(irp.input)
+        if (wanted.usReadMask, wanted.usWriteMask) == (self.reverse_mode, self.forward_mode):
+            irp.complete(nt.STATUS_SUCCESS, 4, _masks(self.reverse_mode, self.forward_mode))
+            return True
+        return False
+
+    def _immediate(self, irp: nt.Irp) -> None:
+        code = irp.code
+        if code == nt.IOCTL_IEEE1284_GET_MODE:
+            irp.complete(nt.STATUS_SUCCESS, 4, _masks(self.reverse_mode, self.forward_mode))
+        elif code == nt.IOCTL_PAR_GET_DEFAULT_MODES:
+            irp.complete(nt.STATUS_SUCCESS, 4, _masks(nt.NIBBLE, nt.CENTRONICS))  # A14
+        elif code == nt.IOCTL_PAR_GET_READ_ADDRESS:
+            irp.complete(nt.STATUS_SUCCESS, 1, bytes((self.reverse_channel,)))
+        elif code == nt.IOCTL_PAR_GET_WRITE_ADDRESS:
+            irp.complete(nt.STATUS_SUCCESS, 1, bytes((self.forward_channel,)))
+        elif code == nt.IOCTL_PAR_ECP_HOST_RECOVERY:
+            self.host_recovery = bool(irp.input[0])
+            irp.complete(nt.STATUS_SUCCESS)
+        elif code == nt.IOCTL_PAR_IS_PORT_FREE:
+            irp.complete(nt.STATUS_SUCCESS, 1, b"\x01" if self._port_is_free() else b"\x00")
+        elif code == nt.IOCTL_PAR_QUERY_LOCATION:
+            text = self.location.encode("ascii") + b"\0"
+            irp.complete(nt.STATUS_SUCCESS, len(text), text)
+        elif code == nt.IOCTL_SERIAL_GET_TIMEOUTS:
+            data = nt.SERIAL_TIMEOUTS(WriteTotalTimeoutConstant=1000 * self.timer_start_s).pack()
+            irp.complete(nt.STATUS_SUCCESS, len(data), data)
+        else:
+            irp.complete(nt.STATUS_INVALID_PARAMETER)
+
+    def _port_is_free(self) -> bool:
+        if self.owns_port:
+            return False
+        arbiter = self.port.arbiter
+        if arbiter.try_allocate(self):
+            arbiter.free(self)
+            return True
+        return False
+
+    # --- the worker -----------------------------------------------------------------------------
+    def _run(self, irp: nt.Irp) -> None:
+        """One queued request: get the port, run it, give the port back (§11.4)."""
+        self._cancel_idle_timer()
+        needs_port = not (
+            irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL and irp.code in NO_ALLOCATION
+        )
+        if needs_port and not self.owns_port:
+            status = self._acquire(irp)
+            if status != nt.STATUS_SUCCESS:
+                irp.complete(status)
+                return
+        try:
+            self._execute(irp)
+        finally:
+            if not irp.done:
+                irp.complete(nt.STATUS_UNSUCCESSFUL)
+            self._after_request()
+
+    def _acquire(self, irp: nt.Irp | None, *, select: bool = True) -> Status:
+        """Allocate the port, waiting up to TimerStart on the port's clock; DEVICE_BUSY if not.
+
+        A daisy-chain or Zip device is then selected (the automatic allocation of a plain request
+        needs the device on the wire as much as a lock does)."""
+        arbiter = self.port.arbiter
+        request = nt.Irp(
+            nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
+        )
+        if arbiter.allocate(request, self):
+            request.complete(nt.STATUS_SUCCESS)
+        else:
+            timer = self.port.backend.clock.call_later(
+                self.timer_start_s * 1_000_000_000, lambda: _cancel(request)
+            )
+            # While the worker waits for the port a cancel of the client's request gives up.
+            if irp is not None and not irp.arm_cancel(lambda _: _cancel(request)):
+                request.cancel()
+            result = request.wait()
+            timer.cancel()
+            if irp is not None and not irp.disarm_cancel() and irp.cancelled:
+                pass  # the cancel ran: the allocation was cancelled with it
+            if result is None or result.status != nt.STATUS_SUCCESS:
+                if irp is not None and irp.cancelled:
+                    return nt.STATUS_CANCELLED
+                return nt.STATUS_DEVICE_BUSY
+        self.owns_port = True
+        self._sync_session()
+        if select and self.needs_select:
+            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+            if status != nt.STATUS_SUCCESS:
+                self._give_back()
+                return status
+            self.selected = True
+        return nt.STATUS_SUCCESS
+
+    def _sync_session(self) -> None:
+        session = self.port.session
+        session.forward_mode = self.forward_mode
+        session.reverse_mode = self.reverse_mode
+
+    def _give_back(self) -> Status:
+        """End any session, deselect, free the port. The deselect's status (A2: freed anyway)."""
+        status: int = nt.STATUS_SUCCESS
+        with self.port.wire_lock:
+            if self.port.session.connected:
+                self.port.session.terminate()
+            if self.selected:
+                status = self.port.wire_deselect(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+                self.selected = False
+        if self.owns_port:
+            self.owns_port = False
+            self.port.arbiter.free(self)
+        return status
+
+    def _after_request(self) -> None:
+        """Step 3: free the port unless a lock or a session keeps it; signal PARDOT3 events."""
+        if self.dot3_event is not None and self.port.session.data_available():
+            _signal(self.dot3_event)
+        if not self.owns_port or self.locked:
+            return
+        if self.port.session.connected:
+            self._arm_idle_timer()
+            return
+        self._give_back()
+
+    def _arm_idle_timer(self) -> None:
+        self._cancel_idle_timer()
+        self._idle_timer = self.port.backend.clock.call_later(IDLE_RELEASE_NS, self._idle_tick)
+
+    def _cancel_idle_timer(self) -> None:
+        timer, self._idle_timer = self._idle_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _idle_tick(self) -> None:
+        """The 250 ms idle rule (A7): a session held without a lock ends when others wait."""
+        self._idle_timer = None
+        if self.locked or not self.owns_port:
+            return
+        if self.port.arbiter.query_num_waiters() == 0:
+            self._arm_idle_timer()
+            return
+        if self.work.running:
+            self.work.call(self._idle_release, wait=False)
+
+    def _idle_release(self) -> None:
+        if self.owns_port and not self.locked and self.work.idle:
+            self._give_back()
+
+    # --- executing one request ------------------------------------------------------------------
+    def _execute(self, irp: nt.Irp) -> None:
+        major = irp.major_function
+        if major == nt.IRP_MJ_WRITE:
+            self._write(irp)
+        elif major == nt.IRP_MJ_READ:
+            self._read(irp)
+        elif major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+            self._INTERNAL_WORK[irp.code](self, irp)
+        else:
+            self._DEVICE_WORK[irp.code](self, irp)
+
+    def _stall(self, status: int) -> bool:
+        """A stalled printer (§9.1): give the port to others for a second, then take it back."""
+        if self.locked or self.port.arbiter.query_num_waiters() == 0:
+            return True
+        self._give_back()
+        self.port.backend.sleep(1_000_000)
+        return self._acquire(None) == nt.STATUS_SUCCESS
+
+    def _write(self, irp: nt.Irp) -> None:
+        self._sync_session()
+        with self.port.wire_lock:
+            result = self.port.session.write(
+                irp.input,
+                self.forward_mode,
+                budget_us=self.timer_start_s * 1e6,
+                cancelled=lambda: irp.cancelled,
+                on_stall=self._stall,
+            )
+        irp.complete(result.status, result.count)
+
+    def _read(self, irp: nt.Irp) -> None:
+        self._sync_session()
+        with self.port.wire_lock:
+            result = self.port.session.read(
+                irp.output_length, self.reverse_mode, cancelled=lambda: irp.cancelled
+            )
+        irp.complete(result.status, result.count, result.data)
+
+    # --- the lock family (§11.6, A1, A2, A7, A8) ------------------------------------------------
+    def _do_lock(self, irp: nt.Irp) -> None:
+        if self.needs_select and not self.selected:
+            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+            if status != nt.STATUS_SUCCESS:
+                irp.complete(nt.STATUS_UNSUCCESSFUL)  # step 3 gives the port back
+                return
+            self.selected = True
+        self.locked = True
+        self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
+        irp.complete(nt.STATUS_SUCCESS)
+
+    def _lock_no_select(self, irp: nt.Irp) -> None:
+        self.locked = True
+        self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
+        irp.complete(nt.STATUS_SUCCESS)
+
+    def _unlock(self, irp: nt.Irp) -> None:
+        if not self.locked:
+            irp.complete(nt.STATUS_SUCCESS)  # A1: nothing held, nothing touched
+            return
+        self.locked = False
+        self.lock_handle = None
+        status = self._give_back()  # deselects, then frees even if the deselect failed (A2)
+        irp.complete(nt.STATUS_SUCCESS if status == nt.STATUS_SUCCESS else nt.STATUS_UNSUCCESSFUL)
+
+    def _unlock_no_deselect(self, irp: nt.Irp) -> None:
+        if not self.locked:
+            irp.complete(nt.STATUS_SUCCESS)  # A1
+            return
+        self.locked = False
+        self.lock_handle = None
+        self.selected = False  # the client keeps the wire as it is
+        irp.complete(nt.STATUS_SUCCESS)  # step 3 frees the port (unless a session holds it)
+
+    def _disconnect_idle(self, irp: nt.Irp) -> None:
+        with self.port.wire_lock:
+            if self.port.session.connected:
+                self.port.session.terminate()
+        irp.complete(nt.STATUS_SUCCESS)
+
+    def _dot3(self, irp: nt.Irp) -> None:
+        code = irp.code
+        if code == nt.IOCTL_INTERNAL_PARDOT3_SIGNAL:
+            if self.reverse_mode in (nt.NIBBLE, nt.CHANNEL_NIBBLE):
+                irp.complete(nt.STATUS_UNSUCCESSFUL)
+                return
+            handle = irp.handle
+            token = int.from_bytes(irp.input[:8], "little")
+            try:
+                self.dot3_event = (
+                    handle.callbacks.resolve(token) if isinstance(handle, Handle) else None
+                )
+            except KeyError:
+                irp.complete(nt.STATUS_INVALID_PARAMETER)
+                return
+        irp.complete(nt.STATUS_SUCCESS)  # no 1284.3 data link advertised: nothing to frame
+
+    # --- device-control work (§9.2–§9.5) --------------------------------------------------------
+    def _query_info(self, irp: nt.Irp) -> None:
+        with self.port.wire_lock:
+            dsr = self.port.backend.read_status()
+        irp.complete(nt.STATUS_SUCCESS, 1, bytes((lines.query_information(dsr),)))
+
+    def _set_info(self, irp: nt.Irp) -> None:
+        """Printer reset (§9.4): nInit low ≥ 60 µs, then wait up to 1 s for the printer."""
+        port = self.port.backend
+        with self.port.wire_lock:
+            self.port.session.terminate()
+            control = port.read_control() & 0x0F
+            if control & 0x04:
+                port.write_control(0x08)  # nInit low, nSelectIn asserted
+                port.sleep(60)
+            port.write_control(0x0C)
+            dsr = port.wait_status(0xA8, 0x88, 1_000_000)  # no fault, no paper-end, not busy
+            if self.port.daisy_count:
+                # nInit low with nSelectIn low also reset the 1284.3 devices: give their
+                # addresses back, and select this one again if it was.
+                dot3.assign_addresses(port)
+                if self.selected:
+                    self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+        if dsr is not None:
+            irp.complete(nt.STATUS_SUCCESS)
+            return
+        last = port.read_status()
+        status: int
+        if lines.off_line(last):
+            status = nt.STATUS_DEVICE_OFF_LINE
+        elif lines.no_cable(last):
+            status = nt.STATUS_DEVICE_NOT_CONNECTED
+        elif lines.paper_empty(last):
+            status = nt.STATUS_DEVICE_PAPER_EMPTY
+        elif lines.powered_off(last):
+            status = nt.STATUS_DEVICE_POWERED_OFF
+        else:
+            status = nt.STATUS_DEVICE_NOT_CONNECTED
+        irp.complete(status)
+
+    def _read_device_id(self) -> bytes | None:
+        with self.port.wire_lock:
+            return self.port.session.device_id_bytes()
+
+    def _device_id(self, irp: nt.Irp) -> None:
+        raw = self._read_device_id()
+        if raw is None or len(raw) <= 2:
+            irp.complete(nt.STATUS_IO_DEVICE_ERROR)  # A15
+            return
+        text = raw[2:]
+        code = irp.code
+        if code == nt.IOCTL_PAR_QUERY_DEVICE_ID_SIZE:
+            data = nt.PAR_DEVICE_ID_SIZE_INFORMATION(DeviceIdSize=len(text) + 1).pack()
+            irp.complete(nt.STATUS_SUCCESS, 4, data)
+            return
+        payload = (raw if code == nt.IOCTL_PAR_QUERY_RAW_DEVICE_ID else text) + b"\0"
+        if irp.output_length < len(payload):
+            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)  # A15: ID + NUL is enough
+            return
+        irp.complete(nt.STATUS_SUCCESS, len(payload), payload)
+
+    def supported_modes(self) -> int:
+        """DetermineIeeeModes: what the port and this device both do, without the bad modes."""
+        if self._supported is None:
+            with self.port.wire_lock:
+                self._supported = self.port.session.determine_modes()
+        return self._supported & ~self.bad_modes
+
+    def negotiate_modes(self, forward_mask: int, reverse_mask: int) -> tuple[Status, int, int]:
+        """Pick the fastest supported mode from each mask, make them the defaults, connect."""
+        supported = self.supported_modes()
+        forward = fastest_mode(forward_mask, supported, forward=True)
+        reverse = fastest_mode(reverse_mask, supported, forward=False)
+        if forward == nt.NONE and reverse == nt.NONE:
+            return nt.STATUS_INVALID_PARAMETER, self.forward_mode, self.reverse_mode
+        with self.port.wire_lock:
+            self.port.session.terminate()
+            if forward != nt.NONE:
+                self.forward_mode = forward
+            if reverse != nt.NONE:
+                self.reverse_mode = reverse
+            self._sync_session()
+            status: int = nt.STATUS_SUCCESS
+            connect = self.forward_mode if request_byte(self.forward_mode) is not None else None
+            if connect is None and request_byte(self.reverse_mode) not in (None, 0x00):
+                connect = self.reverse_mode
+            if connect is not None:
+                result = self.port.session.negotiate(request_byte(connect) or 0)
+                if result is not Negotiation.ACCEPTED:
+                    status = nt.STATUS_UNSUCCESSFUL
+        return status, self.forward_mode, self.reverse_mode
+
+    def _negotiate(self, irp: nt.Irp) -> None:
+        wanted = nt.PARCLASS_NEGOTIATION_MASK.unpack(irp.input)
+        status, forward, reverse = self.negotiate_modes(wanted.usWriteMask, wanted.usReadMask)
+        if status == nt.STATUS_SUCCESS:
+            irp.complete(status, 4, _masks(reverse, forward))
+        else:
+            irp.complete(status)  # A16: Information 0 on failure
+
+    def _device_caps(self, irp: nt.Irp) -> None:
+        self.bad_modes = int.from_bytes(irp.input[:2], "little")
+        supported = self.supported_modes() & (FORWARD_MODES | REVERSE_MODES)
+        irp.complete(nt.STATUS_SUCCESS, 2, supported.to_bytes(2, "little"))
+
+    def _set_address(self, irp: nt.Irp) -> None:
+        channel = irp.input[0]
+        if irp.code == nt.IOCTL_PAR_SET_READ_ADDRESS:
+            self.reverse_channel = channel
+            irp.complete(nt.STATUS_SUCCESS)
+            return
+        self.forward_channel = channel
+        session = self.port.session
+        status: int = nt.STATUS_SUCCESS
+        if session.connected:
+            mode = self.forward_mode
+            with self.port.wire_lock:
+                if mode & nt.ECP_ANY:
+                    status = session.write(bytes((0x80 | channel,)), mode, address=True).status
+                elif mode & nt.EPP_ANY:
+                    status = session.write(bytes((channel,)), mode, address=True).status
+                else:
+                    status = nt.STATUS_UNSUCCESSFUL  # the active protocol cannot address
+        irp.complete(status)
+
+    def _ping(self, irp: nt.Irp) -> None:
+        irp.complete(nt.STATUS_SUCCESS)
+
+    def _set_timeouts(self, irp: nt.Irp) -> None:
+        timeouts = nt.SERIAL_TIMEOUTS.unpack(irp.input)
+        self.timer_start_s = timeouts.WriteTotalTimeoutConstant // 1000
+        irp.complete(nt.STATUS_SUCCESS)
+
+    _INTERNAL_WORK: ClassVar[dict[int, Callable[[ParallelDevice, nt.Irp], None]]] = {
+        nt.IOCTL_INTERNAL_LOCK_PORT: _do_lock,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT: _unlock,
+        nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT: _lock_no_select,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT: _unlock_no_deselect,
+        nt.IOCTL_INTERNAL_DISCONNECT_IDLE: _disconnect_idle,
+        nt.IOCTL_INTERNAL_PARDOT3_CONNECT: _dot3,
+        nt.IOCTL_INTERNAL_PARDOT3_DISCONNECT: _dot3,
+        nt.IOCTL_INTERNAL_PARDOT3_RESET: _dot3,
+        nt.IOCTL_INTERNAL_PARDOT3_SIGNAL: _dot3,
+    }
+    _DEVICE_WORK: ClassVar[dict[int, Callable[[ParallelDevice, nt.Irp], None]]] = {
+        nt.IOCTL_PAR_QUERY_INFORMATION: _query_info,
+        nt.IOCTL_PAR_SET_INFORMATION: _set_info,
+        nt.IOCTL_PAR_QUERY_DEVICE_ID: _device_id,
+        nt.IOCTL_PAR_QUERY_DEVICE_ID_SIZE: _device_id,
+        nt.IOCTL_PAR_QUERY_RAW_DEVICE_ID: _device_id,
+        nt.IOCTL_IEEE1284_NEGOTIATE: _negotiate,
+        nt.IOCTL_PAR_GET_DEVICE_CAPS: _device_caps,
+        nt.IOCTL_PAR_SET_WRITE_ADDRESS: _set_address,
+        nt.IOCTL_PAR_SET_READ_ADDRESS: _set_address,
+        nt.IOCTL_PAR_PING: _ping,
+        nt.IOCTL_SERIAL_SET_TIMEOUTS: _set_timeouts,
+    }
+
+    # --- PARCLASS_CONNECT and its callbacks (§10.8) ---------------------------------------------
+    def _parclass_connect(self, irp: nt.Irp) -> None:
+        if irp.output_length < nt.PARCLASS_INFORMATION.SIZE:
+            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
+            return
+        handle = irp.handle
+        assert isinstance(handle, Handle)
+        tokens = handle.callbacks
+        caps = self.port.backend.capabilities
+        hw = self.port.session.hardware
+        info = nt.PARCLASS_INFORMATION(
+            Controller=caps.base,
+            EcrController=(caps.base_hi or 0) if hw.ecr else 0,
+            SpanOfController=self.port._span(),
+            DetermineIeeeModes=tokens.token(self._cb_determine),
+            NegotiateIeeeMode=tokens.token(self._cb_negotiate),
+            TerminateIeeeMode=tokens.token(self._cb_terminate),
+            IeeeFwdToRevMode=tokens.token(self._cb_fwd_to_rev),
+            IeeeRevToFwdMode=tokens.token(self._cb_rev_to_fwd),
+            ParallelRead=tokens.token(self._cb_read),
+            ParallelWrite=tokens.token(self._cb_write),
+            ParclassContext=tokens.token(self),
+            HardwareCapabilities=self.port.hardware_capabilities(),
+            FifoDepth=hw.fifo_depth,
+            FifoWidth=hw.fifo_width if hw.fifo_depth else 0,
+            ParallelTryselect=tokens.token(self._cb_tryselect),
+            ParallelDeSelect=tokens.token(self._cb_deselect),
+        )
+        self.connected_class = True
+        data = info.pack()
+        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+
+    def _holding(self) -> bool:
+        return self.owns_port
+
+    def _cb_determine(self, context: int = 0) -> int:
+        if not self._holding():
+            return nt.NONE
+        return self.supported_modes()
+
+    def _cb_negotiate(
+        self,
+        context: int,
+        forward_mask: int,
+        reverse_mask: int,
+        safety: int = nt.SAFE_MODE,
+        is_forward: bool = True,
+    ) -> Status:
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE
+        if safety != nt.SAFE_MODE:
+            return nt.STATUS_INVALID_PARAMETER
+        if self.port.session.connected:
+            return nt.STATUS_DEVICE_PROTOCOL_ERROR  # a mode is already set
+        supported = self.supported_modes()
+        forward = fastest_mode(forward_mask, supported, forward=True)
+        reverse = fastest_mode(reverse_mask, supported, forward=False)
+        if forward != nt.NONE:
+            self.forward_mode = forward
+        if reverse != nt.NONE:
+            self.reverse_mode = reverse
+        self._sync_session()
+        with self.port.wire_lock:
+            if is_forward:
+                return self.port.session.rev_to_fwd()
+            return self.port.session.fwd_to_rev()
+
+    def _cb_terminate(self, context: int = 0) -> Status:
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE
+        with self.port.wire_lock:
+            self.port.session.terminate()
+        return nt.STATUS_SUCCESS
+
+    def _cb_fwd_to_rev(self, context: int = 0) -> Status:
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE
+        self._sync_session()
+        with self.port.wire_lock:
+            return self.port.session.fwd_to_rev()
+
+    def _cb_rev_to_fwd(self, context: int = 0) -> Status:
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE
+        self._sync_session()
+        with self.port.wire_lock:
+            return self.port.session.rev_to_fwd()
+
+    def _cb_read(self, context: int, length: int, channel: int = 0) -> tuple[Status, bytes]:
+        """ParallelRead: (status, the bytes read) with the current reverse protocol."""
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE, b""
+        self._sync_session()
+        with self.port.wire_lock:
+            result = self.port.session.read(length, self.reverse_mode)
+        return result.status, result.data
+
+    def _cb_write(self, context: int, data: bytes, channel: int = 0) -> tuple[Status, int]:
+        """ParallelWrite: (status, bytes written) with the current forward protocol."""
+        if not self._holding():
+            return nt.STATUS_INVALID_DEVICE_STATE, 0
+        self._sync_session()
+        with self.port.wire_lock:
+            result = self.port.session.write(bytes(data), self.forward_mode)
+        return result.status, result.count
+
+    def _cb_tryselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
+        cmd = (
+            command
+            if isinstance(command, nt.PARALLEL_1284_COMMAND)
+            else nt.PARALLEL_1284_COMMAND.unpack(command)
+        )
+        return self.port.try_select(self, cmd)
+
+    def _cb_deselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
+        cmd = (
+            command
+            if isinstance(command, nt.PARALLEL_1284_COMMAND)
+            else nt.PARALLEL_1284_COMMAND.unpack(command)
+        )
+        return self.port.deselect(self, cmd)
+
+    # --- removal --------------------------------------------------------------------------------
+    def remove(self) -> None:
+        """The device is gone from the cable: fail what waits, give back what it holds."""
+        self.removed = True
+        self.work.cancel_all()
+        if self.work.running:
+            self.work.call(self._release_everything)
+        elif self.owns_port:
+            self._release_everything()
 
     def describe(self) -> str:
         what = self.device_id.text if self.device_id else "no device ID"
         return f"{self.location} ({self.kind.name.lower()}): {what}"
+
+
+def _cancel(irp: nt.Irp) -> None:
+    irp.cancel()
+
+
+def _signal(event: Any) -> None:
+    try:
+        if hasattr(event, "set"):
+            event.set()
+        elif callable(event):
+            event()
+    except Exception:
+        log.exception("PARDOT3_SIGNAL event raised")
