@@ -3,11 +3,53 @@
 Layers (``design.md`` §2), each importing only those below it: ``parport.nt`` (the Windows
 vocabulary and the request object), ``parport.hw`` (register access, the emulator and hardware
 backends), ``parport.ieee1284`` (the protocol engine), ``parport.driver`` (port arbiter, devices,
-lock/unlock) and, on top, the Pythonic facade, the daemon and the ``parport`` command.
+lock/unlock) and, on top, this facade and the ``parport`` command.
 
-Importing this package touches no hardware and starts no thread.
+Importing this package touches no hardware and starts no thread::
+
+    import parport
+    with parport.open("emu:") as bus:
+        with bus.device("LPT1.0") as dev, dev.locked():
+            dev.write(b"an uninterrupted job")
 """
 
 from ._version import __version__
+from .facade import Bus, Device, Mode, Port, connect, open
+from .nt.errors import (
+    AccessDeniedError,
+    BufferTooSmallError,
+    CancelledError,
+    DeviceBusyError,
+    DeviceError,
+    DeviceRemovedError,
+    InvalidDeviceStateError,
+    InvalidParameterError,
+    IoTimeoutError,
+    NotSupportedError,
+    NtStatusError,
+    ParportError,
+    PrinterError,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "AccessDeniedError",
+    "BufferTooSmallError",
+    "Bus",
+    "CancelledError",
+    "Device",
+    "DeviceBusyError",
+    "DeviceError",
+    "DeviceRemovedError",
+    "InvalidDeviceStateError",
+    "InvalidParameterError",
+    "IoTimeoutError",
+    "Mode",
+    "NotSupportedError",
+    "NtStatusError",
+    "ParportError",
+    "Port",
+    "PrinterError",
+    "__version__",
+    "connect",
+    "open",
+]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from . import nt
 from ._version import __version__
+from .demo import run as run_demo
 
 
 def _int(text: str) -> int:
@@ -54,26 +55,8 @@ def _cmd_structs(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job. Until the emulator and the driver land it shows the request core at work."""
-    print(f"parport {__version__} demo: the request core (parport.nt)")
-    code = nt.IOCTL_INTERNAL_UNLOCK_PORT
-    irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code)
-    print(f"  created   {irp!r}")
-    irp.add_done_callback(lambda done: print(f"  callback  {done!r}"))
-    irp.complete(nt.STATUS_SUCCESS, 0)
-    print(f"  completed status={nt.status_name(irp.status)} information={irp.result.information}")  # type: ignore[union-attr]
-    try:
-        irp.complete(nt.STATUS_SUCCESS)
-    except nt.IrpAlreadyCompletedError as exc:
-        print(f"  a second completion is refused: {exc}")
-    queued = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-    queued.arm_cancel(lambda victim: victim.complete(nt.STATUS_CANCELLED))
-    print(f"  queued    {queued!r}; cancel() -> {queued.cancel()}; now {queued!r}")
-    for line in _decode(0x0016002C):
-        print(f"  decode    {line}")
-    pnp = nt.PARALLEL_PNP_INFORMATION(HardwareCapabilities=nt.PPT_ECP_PRESENT | nt.PPT_BYTE_PRESENT)
-    print(f"  PARALLEL_PNP_INFORMATION packs to {len(pnp.pack())} bytes")
-    return 0
+    """The main job: several clients sharing one emulated port (see :mod:`parport.demo`)."""
+    return run_demo(sys.stdout, spec=args.spec, vcd=None if args.no_vcd else args.vcd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"parport {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run the demonstration on the built-in emulator")
+    demo = sub.add_parser("demo", help="several clients sharing one emulated port, with a trace")
+    demo.add_argument("--spec", default="emu:", help="the port spec (default: emu:)")
+    demo.add_argument("--vcd", default="parport-demo.vcd", help="where to write the VCD trace")
+    demo.add_argument("--no-vcd", action="store_true", help="write no trace")
     demo.set_defaults(func=_cmd_demo)
     decode = sub.add_parser("decode", help="name an IOCTL code or NTSTATUS value (all meanings)")
     decode.add_argument("values", nargs="+", type=_int, metavar="VALUE")
