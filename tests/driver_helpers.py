@@ -20,8 +20,9 @@ def bus(spec: str = "emu:", **options: Any) -> ParallelBus:
 
 
 def emu(b: ParallelBus) -> EmulatedPort:
-    assert isinstance(b.hardware, EmulatedPort)
-    return b.hardware
+    hardware = getattr(b.hardware, "inner", b.hardware)  # through a spy: the emulator inside
+    assert isinstance(hardware, EmulatedPort)
+    return hardware
 
 
 def command(id_: int, flags: int = 0) -> bytes:

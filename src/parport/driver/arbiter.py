@@ -47,7 +47,8 @@ class PortArbiter:
 
     def __init__(self, name: str = "port") -> None:
         self.name = name
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: wait_for's predicate may query the arbiter
+        self._changed = threading.Condition(self._lock)  # the owner or the queue changed
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
         self._self_waiters = 0  # the bus scan waiting for the port counts as a waiter (§10.3)
@@ -76,6 +77,14 @@ class PortArbiter:
         with self._lock:
             return list(self._queue.values())
 
+    def wait_for(
+        self, predicate: Callable[[PortArbiter], bool], timeout: float | None = None
+    ) -> bool:
+        """Block until ``predicate(arbiter)`` holds (checked at every change of owner or queue);
+        False if ``timeout`` wall-clock seconds pass first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
     # --- taking the port ------------------------------------------------------------------------
     def try_allocate(self, owner: object) -> bool:
         """Take the port if nobody owns it and nobody waits (never queues)."""
@@ -84,6 +93,7 @@ class PortArbiter:
                 return False
             self._owner = owner
             self.allocations += 1
+            self._changed.notify_all()
         self._owner_changed(owner)
         return True
 
@@ -95,6 +105,7 @@ class PortArbiter:
             if self._owner is None and not self._queue:
                 self._owner = owner
                 self.allocations += 1
+                self._changed.notify_all()
                 granted = True
             else:
                 if not irp.arm_cancel(self._cancel_routine):
@@ -102,6 +113,7 @@ class PortArbiter:
                     cancelled_now = True
                 else:
                     self._queue[id(irp)] = waiter
+                    self._changed.notify_all()
                     irp.driver_context = waiter
                     if self.trace is not None:
                         self.trace.append(("queued", irp))
@@ -117,6 +129,7 @@ class PortArbiter:
     def _cancel_routine(self, irp: nt.Irp) -> None:
         with self._lock:
             self._queue.pop(id(irp), None)
+            self._changed.notify_all()
         irp.complete(nt.STATUS_CANCELLED)
 
     # --- giving it back -------------------------------------------------------------------------
@@ -141,6 +154,7 @@ class PortArbiter:
         self._after_free(grant)
 
     def _next_locked(self) -> Grant | None:
+        self._changed.notify_all()
         while self._queue:
             _, waiter = self._queue.popitem(last=False)
             if not waiter.irp.disarm_cancel():

@@ -372,7 +372,11 @@ class ParallelDevice(DeviceObject):
             irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL and irp.code in NO_ALLOCATION
         )
         if needs_port and not self.owns_port:
-            status = self._acquire(irp)
+            no_select = (
+                irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+                and irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
+            )
+            status = self._acquire(irp, select=not no_select)
             if status != nt.STATUS_SUCCESS:
                 irp.complete(status)
                 return
@@ -392,19 +396,22 @@ class ParallelDevice(DeviceObject):
         request = nt.Irp(
             nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
         )
+        # The timer starts before the request is queued, so the wait is never longer.
+        timer = self.port.backend.clock.call_later(
+            self.timer_start_s * 1_000_000_000, lambda: _cancel(request)
+        )
         if arbiter.allocate(request, self):
+            timer.cancel()
             request.complete(nt.STATUS_SUCCESS)
         else:
-            timer = self.port.backend.clock.call_later(
-                self.timer_start_s * 1_000_000_000, lambda: _cancel(request)
-            )
-            # While the worker waits for the port a cancel of the client's request gives up.
+            # While the worker waits for the port, a cancel of the client's request gives up
+            # the wait (a deviation: the reference driver cannot cancel a dequeued request).
             if irp is not None and not irp.arm_cancel(lambda _: _cancel(request)):
                 request.cancel()
             result = request.wait()
             timer.cancel()
-            if irp is not None and not irp.disarm_cancel() and irp.cancelled:
-                pass  # the cancel ran: the allocation was cancelled with it
+            if irp is not None:
+                irp.disarm_cancel()
             if result is None or result.status != nt.STATUS_SUCCESS:
                 if irp is not None and irp.cancelled:
                     return nt.STATUS_CANCELLED
@@ -470,7 +477,7 @@ class ParallelDevice(DeviceObject):
             self.work.call(self._idle_release, wait=False)
 
     def _idle_release(self) -> None:
-        if self.owns_port and not self.locked and self.work.idle:
+        if self.owns_port and not self.locked and not len(self.work):
             self._give_back()
 
     # --- executing one request ------------------------------------------------------------------

@@ -112,6 +112,11 @@ class VcdTrace:
             self._last = {key: value for key, (_, value) in values.items()}
         return values
 
+    @property
+    def start_ns(self) -> int:
+        """The backend time at timestamp 0 of the trace."""
+        return self._start
+
     def record(self, state: LineState, mode: int) -> None:
         """Write whatever changed since the last record, at ``state.time_ns``."""
         time = max(self._time, state.time_ns)
