@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from driver_helpers import ALLOCATE, DESELECT, FREE, PORT, SELECT, allocate, bus, command, emu
-from driver_helpers import free, status
+from driver_helpers import (
+    ALLOCATE,
+    DESELECT,
+    FREE,
+    PORT,
+    SELECT,
+    allocate,
+    bus,
+    command,
+    emu,
+    free,
+    status,
+)
 from parport import nt
 from parport.hw.emu import DaisyDevice, Fault
 
