@@ -29,7 +29,7 @@ def idc(h, code: int, data: bytes = b"", out: int = 0) -> nt.IoStatus:  # type: 
     return h.internal_device_control(code, data, out, timeout=30)
 
 
-# --- IRP majors (§5.2) ------------------------------------------------------------------------------
+# --- IRP majors (§5.2) -------------------------------------------------------------------------
 
 
 def test_exclusive_create_and_reopen(lpt) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +103,7 @@ def test_write_line_errors_with_partial_count(fault: Fault, status: int) -> None
     b.close()
 
 
-# --- internal device controls (§8) ---------------------------------------------------------------
+# --- internal device controls (§8) -------------------------------------------------------------
 
 
 def test_parclass_connect_and_callbacks(lpt) -> None:  # type: ignore[no-untyped-def]
@@ -194,7 +194,7 @@ def test_internal_codes_sent_as_device_control(lpt) -> None:  # type: ignore[no-
     assert lpt.fdo.arbiter.owner is None
 
 
-# --- device controls (§9.2) --------------------------------------------------------------------------
+# --- device controls (§9.2) --------------------------------------------------------------------
 
 
 def test_query_information_and_set_information(lpt) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ class Mode(IntFlag):
     """IEEE 1284 modes for :meth:`Device.negotiate` (the ``ntddpar.h`` mode bits)."""
 
     COMPATIBILITY = nt.CENTRONICS | nt.IEEE_COMPATIBILITY
-    NIBBLE = nt.NIBBLE | nt.CHANNEL_NIBBLE
+    NIBBLE = nt.NIBBLE
     BYTE = nt.BYTE_BIDIR
     EPP = nt.EPP_ANY
     ECP = nt.ECP_ANY
