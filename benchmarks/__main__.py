@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-ALL = ("bench_emulator", "bench_modes", "bench_arbiter")
+ALL = ("bench_emulator", "bench_modes", "bench_arbiter", "bench_lock")
 
 
 def run(names: list[str]) -> None:

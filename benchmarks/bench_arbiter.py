@@ -10,7 +10,7 @@ import threading
 import time
 
 from parport import nt
-from parport.driver import open_bus
+from parport.driver import Handle, open_bus
 
 from .common import best_of, table
 
@@ -64,6 +64,13 @@ def _callback_round_trip() -> float:
     return result
 
 
+def _wait_for_grant(waiter: Handle, queued: threading.Event, done: list[float]) -> None:
+    irp = waiter.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+    queued.set()
+    irp.wait()
+    done.append(time.perf_counter())
+
+
 def _grant_latency(samples: int = 300) -> float:
     """Median µs from the owner's FREE call to the waiter's ALLOCATE returning, across threads."""
     bus = open_bus("emu:chain=")
@@ -73,14 +80,7 @@ def _grant_latency(samples: int = 300) -> float:
         owner.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
         queued = threading.Event()
         done: list[float] = []
-
-        def wait() -> None:
-            irp = waiter.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-            queued.set()
-            irp.wait()
-            done.append(time.perf_counter())
-
-        thread = threading.Thread(target=wait)
+        thread = threading.Thread(target=_wait_for_grant, args=(waiter, queued, done))
         thread.start()
         queued.wait()
         start = time.perf_counter()

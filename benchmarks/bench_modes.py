@@ -15,7 +15,7 @@ from parport.ieee1284 import Session
 
 from .common import table
 
-SIZE = int(os.environ.get("PARPORT_BENCH_BYTES", 1 << 20))
+SIZE = int(os.environ.get("PARPORT_BENCH_BYTES", str(1 << 20)))
 
 # (name, mode bits, forward, real-hardware ceiling in bytes/s, Linux accesses per byte)
 CASES = [

@@ -56,6 +56,20 @@ QUEUED_INTERNAL = frozenset(
 NO_ALLOCATION = frozenset(
     {nt.IOCTL_INTERNAL_UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT}
 )
+# Queued requests short enough to run in the caller's thread when the port is to be had at once.
+INLINE = frozenset(
+    {
+        nt.IOCTL_INTERNAL_LOCK_PORT,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT,
+        nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT,
+        nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT,
+        nt.IOCTL_INTERNAL_DISCONNECT_IDLE,
+        nt.IOCTL_PAR_QUERY_INFORMATION,
+        nt.IOCTL_PAR_PING,
+        nt.IOCTL_PAR_SET_READ_ADDRESS,
+        nt.IOCTL_SERIAL_SET_TIMEOUTS,
+    }
+)
 
 
 class DeviceKind(IntEnum):
@@ -226,7 +240,7 @@ class ParallelDevice(DeviceObject):
             if irp.cancelled:
                 irp.complete(nt.STATUS_CANCELLED)
                 return
-            self.work.queue(irp)
+            self._queue(irp)
         elif code == nt.IOCTL_INTERNAL_PARCLASS_CONNECT:
             self._parclass_connect(irp)
         elif code == nt.IOCTL_INTERNAL_PARCLASS_DISCONNECT:
@@ -287,7 +301,7 @@ class ParallelDevice(DeviceObject):
             if irp.cancelled:
                 irp.complete(nt.STATUS_CANCELLED)
                 return
-            self.work.queue(irp)
+            self._queue(irp)
             return
         self._immediate(irp)
 
@@ -363,6 +377,48 @@ class ParallelDevice(DeviceObject):
             arbiter.free(self)
             return True
         return False
+
+    # --- running in the caller's thread ---------------------------------------------------------
+    def _queue(self, irp: nt.Irp) -> None:
+        """Queue ``irp`` for the worker, or run it at once in this thread when that changes
+        nothing a client can see: nothing waits or runs on this device, the request moves no data,
+        and the port is this device's already or free right now (never waits here)."""
+        controls = (nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IRP_MJ_DEVICE_CONTROL)
+        if irp.major_function in controls and irp.code in INLINE and self._run_inline(irp):
+            return
+        self.work.queue(irp)
+
+    def _run_inline(self, irp: nt.Irp) -> bool:
+        if not self.work.begin_inline():
+            return False
+        try:
+            self._cancel_idle_timer()
+            needs_port = not (
+                irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+                and irp.code in NO_ALLOCATION
+            )
+            if needs_port and not self.owns_port:
+                if not self.port.arbiter.try_allocate(self):
+                    return False  # somebody holds or waits for the port: queue behind them
+                self.owns_port = True
+                self._sync_session()
+                no_select = irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
+                if self.needs_select and not no_select:
+                    status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+                    if status != nt.STATUS_SUCCESS:
+                        self._give_back()
+                        irp.complete(status)
+                        return True
+                    self.selected = True
+            try:
+                self._execute(irp)
+            finally:
+                if not irp.done:
+                    irp.complete(nt.STATUS_UNSUCCESSFUL)
+                self._after_request()
+            return True
+        finally:
+            self.work.end_inline()
 
     # --- the worker -----------------------------------------------------------------------------
     def _run(self, irp: nt.Irp) -> None:

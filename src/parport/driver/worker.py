@@ -116,6 +116,21 @@ class WorkQueue:
             current.cancel()
         return len(waiting)
 
+    def begin_inline(self) -> bool:
+        """Claim the worker's turn for a request run in the caller's thread: only when nothing
+        waits and nothing runs, so FIFO order is kept. Pair with :meth:`end_inline`."""
+        with self._cond:
+            if self._thread is None or self._queue or self._busy or self._jobs:
+                return False
+            self._busy = True
+            return True
+
+    def end_inline(self) -> None:
+        with self._cond:
+            self._busy = False
+            if self._queue or self._jobs or self._stopping:
+                self._cond.notify_all()
+
     @property
     def idle(self) -> bool:
         with self._cond:

@@ -1,0 +1,114 @@
+"""IOCTL_INTERNAL_LOCK_PORT + IOCTL_INTERNAL_UNLOCK_PORT on a daisy-chain device: wall time
+beside the virtual time the same register accesses take on real hardware (target ratio ≤ 1.0),
+and the handoff latency from one client's UNLOCK_PORT to the next waiter's completed LOCK_PORT.
+
+Floors measured in the same run: the virtual time (real hardware) and the bare 1284.3 select +
+deselect of the engine (what a lock/unlock pair must do on the wire at the least)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from parport import nt
+from parport.driver import Handle, open_bus
+from parport.ieee1284 import dot3
+
+from .common import best_of, table
+
+PAIRS = 300
+REPEATS = 5
+
+
+def _lock_unlock() -> tuple[float, float, float]:
+    bus = open_bus("emu:")
+    h = bus.create_file("LPT1.0")
+    port = bus.hardware
+    virtual: list[float] = []
+
+    def run() -> None:
+        start = port.now()
+        for _ in range(PAIRS):
+            assert h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
+            assert h.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT).status == 0
+        virtual.append((port.now() - start) / PAIRS)
+
+    wall = best_of(REPEATS, run) / PAIRS * 1e6
+
+    def wire() -> None:
+        for _ in range(PAIRS):
+            dot3.select(port, 0)
+            dot3.deselect_all(port)
+
+    floor = best_of(REPEATS, wire) / PAIRS * 1e6
+    bus.close()
+    return wall, virtual[-1], floor
+
+
+def _waiter(h: Handle, queued: threading.Event, done: list[float]) -> None:
+    irp = h.submit_internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+    queued.set()
+    irp.wait()
+    done.append(time.perf_counter())
+
+
+def _handoff(samples: int = 200) -> tuple[float, float]:
+    bus = open_bus("emu:")
+    first, second = bus.create_file("LPT1.0"), bus.create_file("LPT1.1")
+    arbiter = bus.fdo.arbiter
+    port = bus.hardware
+    wall: list[float] = []
+    virtual: list[float] = []
+    for _ in range(samples):
+        first.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+        queued = threading.Event()
+        done: list[float] = []
+        thread = threading.Thread(target=_waiter, args=(second, queued, done))
+        thread.start()
+        queued.wait()
+        arbiter.wait_for(lambda a: a.query_num_waiters() == 1, 30)
+        start, vstart = time.perf_counter(), port.now()
+        first.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+        thread.join()
+        wall.append((done[0] - start) * 1e6)
+        virtual.append(port.now() - vstart)
+        second.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+    bus.close()
+    return statistics.median(wall), statistics.median(virtual)
+
+
+def main() -> str:
+    wall, virtual, floor = _lock_unlock()
+    handoff_wall, handoff_virtual = _handoff()
+    return "\n".join(
+        [
+            "LOCK_PORT + UNLOCK_PORT on LPT1.0 (a 1284.3 device), through IOCTLs and the worker:",
+            table(
+                (
+                    "wall",
+                    "virtual (real hardware)",
+                    "wall / virtual (target ≤ 1.0)",
+                    "engine select+deselect (wall)",
+                ),
+                [
+                    (
+                        f"{wall:.1f} µs",
+                        f"{virtual:.1f} µs",
+                        f"{wall / virtual:.2f}",
+                        f"{floor:.1f} µs",
+                    )
+                ],
+            ),
+            "",
+            "Handoff: UNLOCK_PORT on LPT1.0 to the waiting LOCK_PORT on LPT1.1 completing (median):",
+            table(
+                ("wall", "virtual (deselect + select on the wire)"),
+                [(f"{handoff_wall:.1f} µs", f"{handoff_virtual:.1f} µs")],
+            ),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(main())
