@@ -101,7 +101,7 @@ def main() -> str:
                 ],
             ),
             "",
-            "Handoff: UNLOCK_PORT on LPT1.0 to the waiting LOCK_PORT on LPT1.1 completing (median):",
+            "Handoff, UNLOCK_PORT on LPT1.0 to the waiting LOCK_PORT on LPT1.1 done (median):",
             table(
                 ("wall", "virtual (deselect + select on the wire)"),
                 [(f"{handoff_wall:.1f} µs", f"{handoff_virtual:.1f} µs")],
