@@ -35,7 +35,7 @@ class DeviceMachine(RuleBasedStateMachine):
         self.completions: dict[int, int] = {}
         self.lock_kind: dict[str, str | None] = dict.fromkeys(DEVICES)
 
-    # --- bookkeeping ------------------------------------------------------------------------------
+    # --- bookkeeping ----------------------------------------------------------------------------
     def _track(self, irp: nt.Irp) -> nt.Irp:
         def count(done: nt.Irp) -> None:
             self.completions[id(done)] = self.completions.get(id(done), 0) + 1
@@ -68,7 +68,7 @@ class DeviceMachine(RuleBasedStateMachine):
         assert isinstance(device, ParallelDevice)
         return device
 
-    # --- rules -----------------------------------------------------------------------------------------
+    # --- rules ----------------------------------------------------------------------------------
     @rule(name=st.sampled_from(DEVICES), kind=st.sampled_from(sorted(LOCKS)))
     def lock(self, name: str, kind: str) -> None:
         irp = self._track(self.handles[name].submit_internal_device_control(LOCKS[kind][0]))
@@ -125,7 +125,7 @@ class DeviceMachine(RuleBasedStateMachine):
         self._settle()
         self.handles[name] = self.bus.create_file(name)
 
-    # --- invariants ----------------------------------------------------------------------------------
+    # --- invariants -----------------------------------------------------------------------------
     @invariant()
     def owner_is_alive(self) -> None:
         owner = self.arbiter.owner
