@@ -121,6 +121,7 @@ class ParallelDevice(DeviceObject):
         self.owns_port = False
         self.selected = False  # this device is selected on the wire (daisy, Zip)
         self.locked = False  # AllocatedByLockPort
+        self.lock_selected = False  # the lock (not a request) selected the device
         self.lock_handle: Handle | None = None
         self.forward_mode = nt.CENTRONICS
         self.reverse_mode = nt.NIBBLE
@@ -585,10 +586,12 @@ class ParallelDevice(DeviceObject):
                 return
             self.selected = True
         self.locked = True
+        self.lock_selected = True
         self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
         irp.complete(nt.STATUS_SUCCESS)
 
     def _lock_no_select(self, irp: nt.Irp) -> None:
+        self.lock_selected = False
         self.locked = True
         self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
         irp.complete(nt.STATUS_SUCCESS)
@@ -608,7 +611,10 @@ class ParallelDevice(DeviceObject):
             return
         self.locked = False
         self.lock_handle = None
-        self.selected = False  # the client keeps the wire as it is
+        if self.lock_selected:
+            # The client keeps the wire as the lock left it (selected). A selection the driver
+            # made for a request of its own is still undone when the port is given back.
+            self.selected = False
         irp.complete(nt.STATUS_SUCCESS)  # step 3 frees the port (unless a session holds it)
 
     def _disconnect_idle(self, irp: nt.Irp) -> None:
