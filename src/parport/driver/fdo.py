@@ -23,7 +23,7 @@ from ..ieee1284 import Session, dot3
 from .arbiter import PortArbiter, Waiter
 from .iomgr import DeviceObject, Handle
 
-__all__ = ["ParallelPort", "PortOptions"]
+__all__ = ["ParallelPort", "PortOptions", "as_command"]
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,10 @@ class ParallelPort(DeviceObject):
             SpanOfEppController=0,
             Ieee1284_3DeviceCount=self.daisy_count,
             TrySelectDevice=tokens.token(
-                lambda context, command: self.try_select(handle, _command(command))
+                lambda context, command: self.try_select(handle, as_command(command))
             ),
             DeselectDevice=tokens.token(
-                lambda context, command: self.deselect(handle, _command(command))
+                lambda context, command: self.deselect(handle, as_command(command))
             ),
             Context=tokens.token(self),
             CurrentMode=self.current_mode,
@@ -513,7 +513,8 @@ def _handle(irp: nt.Irp) -> Handle:
     return handle
 
 
-def _command(command: nt.PARALLEL_1284_COMMAND | bytes) -> nt.PARALLEL_1284_COMMAND:
+def as_command(command: nt.PARALLEL_1284_COMMAND | bytes) -> nt.PARALLEL_1284_COMMAND:
+    """A PARALLEL_1284_COMMAND from the structure or its 8 bytes (callbacks take either)."""
     if isinstance(command, nt.PARALLEL_1284_COMMAND):
         return command
     return nt.PARALLEL_1284_COMMAND.unpack(bytes(command))

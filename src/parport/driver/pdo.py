@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import nt
 from ..ieee1284 import DeviceId, Negotiation, dot3, fastest_mode, lines, request_byte
 from ..ieee1284.session import FORWARD_MODES, REVERSE_MODES
+from .fdo import as_command
 from .iomgr import DeviceObject, Handle
 from .worker import WorkQueue
 
@@ -905,20 +906,10 @@ class ParallelDevice(DeviceObject):
         return result.status, result.count
 
     def _cb_tryselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
-        cmd = (
-            command
-            if isinstance(command, nt.PARALLEL_1284_COMMAND)
-            else nt.PARALLEL_1284_COMMAND.unpack(command)
-        )
-        return self.port.try_select(self, cmd)
+        return self.port.try_select(self, as_command(command))
 
     def _cb_deselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
-        cmd = (
-            command
-            if isinstance(command, nt.PARALLEL_1284_COMMAND)
-            else nt.PARALLEL_1284_COMMAND.unpack(command)
-        )
-        return self.port.deselect(self, cmd)
+        return self.port.deselect(self, as_command(command))
 
     # --- removal --------------------------------------------------------------------------------
     def remove(self) -> None:

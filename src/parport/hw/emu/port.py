@@ -322,14 +322,7 @@ class EmulatedPort(PortBackend):
         return self._data
 
     def write_data(self, value: int) -> None:
-        self.accesses += 1
-        clock = self.clock
-        when = clock._now + self.access_ns
-        queue = clock._queue
-        if queue and queue[0][0] <= when:
-            clock.advance_to(when)
-        else:
-            clock._now = when
+        self._tick()
         if self._afifo:
             self._fifo_push(value & 0xFF, command=True)  # ecpAFifo: a command byte
             return
@@ -350,14 +343,7 @@ class EmulatedPort(PortBackend):
             self._changed()
 
     def read_status(self) -> int:
-        self.accesses += 1
-        clock = self.clock
-        when = clock._now + self.access_ns
-        queue = clock._queue
-        if queue and queue[0][0] <= when:
-            clock.advance_to(when)
-        else:
-            clock._now = when
+        self._tick()
         if self._dirty:
             self._changed()
         reg = ((self.cable.head.status() ^ 0x80) & 0xF8) | self._status_low
@@ -382,14 +368,7 @@ class EmulatedPort(PortBackend):
         return self._ctr | self._ctr_reserved
 
     def write_control(self, value: int) -> None:
-        self.accesses += 1
-        clock = self.clock
-        when = clock._now + self.access_ns
-        queue = clock._queue
-        if queue and queue[0][0] <= when:
-            clock.advance_to(when)
-        else:
-            clock._now = when
+        self._tick()
         old = self._ctr
         self._ctr = value & 0x3F
         self._ctl_pins = (value ^ 0x0B) & 0x0F
