@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,21 @@ def test_spy_errors(tmp_path: Path) -> None:
         open_backend("spy:emu:?vcd=")
     with pytest.raises(OSError):
         open_backend(f"spy:emu:?vcd={tmp_path / 'missing' / 'x.vcd'}")
+
+
+@pytest.mark.skipif(shutil.which("sigrok-cli") is None, reason="sigrok-cli is not installed")
+def test_sigrok_reads_the_trace(tmp_path: Path) -> None:
+    """PulseView opens VCD files through sigrok's VCD input: it must see every wire."""
+    path = tmp_path / "sigrok.vcd"
+    port = open_backend(f"spy:emu:chain=printer?vcd={path}")
+    compat_write(port, b"sigrok")
+    port.close()
+    shown = subprocess.run(
+        ["sigrok-cli", "-I", "vcd", "-i", str(path), "--show"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    channels = {line[2:].split(":")[0] for line in shown.splitlines() if line.startswith("- ")}
+    assert SIGNAL_NAMES <= channels
