@@ -134,9 +134,9 @@ class DaisyDevice(Peripheral):
                     if following >= Q4:
                         if following == Q4:
                             self._transparent = False  # S1 from the first device answering
-                        listener = self.cable.listener if self.cable else None
-                        if listener is not None:
-                            listener()
+                        cable = self.cable
+                        if cable is not None and cable.listener is not None:
+                            cable.listener()
         if control != prev_ctl:
             self._ctl = control
             fell = prev_ctl & ~control
