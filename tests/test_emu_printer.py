@@ -321,7 +321,7 @@ def test_epp_hardware_cycles_and_timeout_bit() -> None:
     assert negotiate(port, 0x40).result == 0
     port.write_control(0x04)
     port.write_epp_address(0x07)
-    port.write_epp_data_block(b"EPP!")
+    assert port.write_epp_block(b"EPP!") == 4
     port.write_control(0x24)
     assert port.read_epp_data() == 0x99
     assert port.read_epp_address() == 0x07

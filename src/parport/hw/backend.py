@@ -254,12 +254,45 @@ class PortBackend(ABC):
         for byte in data:
             self.write_data(byte)
 
-    def write_epp_data_block(self, data: bytes) -> None:
-        for byte in data:
-            self.write_epp_data(byte)
+    def write_epp_block(self, data: bytes, address: bool = False) -> int:
+        """String output to the EPP data (or address) register, like ``rep outsb``: the number
+        of cycles that completed before one timed out (the timeout bit is then left set).
 
-    def read_epp_data_block(self, length: int) -> bytes:
-        return bytes(self.read_epp_data() for _ in range(length))
+        This default checks the timeout bit after every cycle; a backend may do better."""
+        write = self.write_epp_address if address else self.write_epp_data
+        read_status = self.read_status
+        for count, byte in enumerate(data):
+            write(byte)
+            if read_status() & 0x01:
+                return count
+        return len(data)
+
+    def read_epp_block(self, length: int, address: bool = False) -> bytes:
+        """String input from the EPP data (or address) register; stops at a timed-out cycle."""
+        read = self.read_epp_address if address else self.read_epp_data
+        read_status = self.read_status
+        out = bytearray()
+        for _ in range(length):
+            byte = read()
+            if read_status() & 0x01:
+                break
+            out.append(byte)
+        return bytes(out)
+
+    def write_fifo_block(
+        self, data: bytes, command: bool = False, timeout_us: float = 35_000
+    ) -> int:
+        """Push bytes into the ECP FIFO (commands through ecpAFifo in ECR mode 011), waiting for
+        room; the number pushed before ``timeout_us`` passed without room."""
+        push = self.write_data if command else self.write_fifo
+        for count, byte in enumerate(data):
+            deadline = self.now() + timeout_us
+            while self.read_ecr() & 0x02:  # full
+                if self.now() > deadline:
+                    return count
+                self.sleep(1)
+            push(byte)
+        return len(data)
 
     # --- interrupts and annotations -------------------------------------------------------------
     def set_interrupt_handler(self, handler: InterruptHandler | None) -> None:

@@ -279,31 +279,27 @@ def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
     port.write_ecr(0x34)
     port.write_control(0x04)
     port.write_ecr(0x74)  # mode 011
-    push = port.write_data if command else port.write_fifo
     count = 0
-    status = nt.STATUS_SUCCESS
-    deadline = port.now() + timeout_us
-    for byte in data:
+    status: int = nt.STATUS_SUCCESS
+    view = memoryview(data)
+    while count < len(data):
         if cancelled():
             status = nt.STATUS_CANCELLED
             break
-        while port.read_ecr() & 0x02:  # full: wait for room
-            if port.now() > deadline:
-                status = nt.STATUS_IO_TIMEOUT
-                break
-            port.sleep(1)
-        if status != nt.STATUS_SUCCESS:
+        chunk = bytes(view[count : count + CHUNK])
+        done = port.write_fifo_block(chunk, command, timeout_us)
+        count += done
+        if done < len(chunk):
+            status = nt.STATUS_IO_TIMEOUT
             break
-        push(byte)
-        count += 1
-        deadline = port.now() + timeout_us
+    deadline = port.now() + timeout_us
     while not port.read_ecr() & 0x01:  # drain before leaving mode 011
         if port.now() > deadline:
             status = nt.STATUS_IO_TIMEOUT
             break
         port.sleep(1)
     port.write_ecr(0x34)
-    if status != nt.STATUS_SUCCESS:
+    if status == nt.STATUS_IO_TIMEOUT:
         # What was still in the FIFO is lost with the reset, and the byte on the wire may be.
         count = max(0, count - fifo_depth - 1)
     port.wait_status(nt.DSR_NOT_BUSY, nt.DSR_NOT_BUSY, TL_US)
@@ -374,46 +370,49 @@ def _clear_timeout(port: PortBackend) -> None:
     port.write_status(status & 0xFE)
 
 
+CHUNK = 4096  # block transfers check for cancellation between chunks
+
+
 def epp_write_hw(
     port: PortBackend, data: bytes, address: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
-    """Hardware EPP writes through base+4 (data) or base+3 (address), the timeout bit checked
-    after every cycle so the count is exact (2 accesses a byte, §7.2)."""
+    """Hardware EPP writes through base+4 (data) or base+3 (address) as string output, the
+    timeout bit telling where a peripheral stopped answering (≤ 2 accesses a byte, §7.2)."""
     start = port.accesses
     port.write_control(0x04)
-    write = port.write_epp_address if address else port.write_epp_data
-    read_status = port.read_status
     count = 0
-    for byte in data:
+    view = memoryview(data)
+    while count < len(data):
         if cancelled():
             return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
-        write(byte)
-        if read_status() & 0x01:
+        chunk = bytes(view[count : count + CHUNK])
+        done = port.write_epp_block(chunk, address)
+        count += done
+        if done < len(chunk):
             _clear_timeout(port)
             return Transfer(nt.STATUS_IO_TIMEOUT, count, accesses=port.accesses - start)
-        count += 1
     return Transfer(nt.STATUS_SUCCESS, count, accesses=port.accesses - start)
 
 
 def epp_read_hw(
     port: PortBackend, length: int, address: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
-    """Hardware EPP reads through base+4 (data) or base+3 (address)."""
+    """Hardware EPP reads through base+4 (data) or base+3 (address) as string input."""
     start = port.accesses
     port.write_control(0x24)
-    read = port.read_epp_address if address else port.read_epp_data
     out = bytearray()
     status = nt.STATUS_SUCCESS
-    for _ in range(length):
+    while len(out) < length:
         if cancelled():
             status = nt.STATUS_CANCELLED
             break
-        byte = read()
-        if port.read_status() & 0x01:
+        want = min(CHUNK, length - len(out))
+        chunk = port.read_epp_block(want, address)
+        out += chunk
+        if len(chunk) < want:
             _clear_timeout(port)
             status = nt.STATUS_IO_TIMEOUT
             break
-        out.append(byte)
     port.write_control(0x04)
     return Transfer(status, len(out), bytes(out), port.accesses - start)
 

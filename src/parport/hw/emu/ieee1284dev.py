@@ -586,6 +586,65 @@ class Ieee1284Peripheral(Peripheral):
             self._drive_data = None
             self.later(self.response_ns, self._epp_wait_low)
 
+    # --- whole cycles at once, for the port's string I/O and FIFO bursts ---
+    def epp_ready(self) -> bool:
+        """In EPP, idle, answering at once: a whole cycle can be taken in one step."""
+        return (
+            self._phase == EPP
+            and not self.response_ns
+            and not self.faults
+            and self._drive_data is None
+            and not self._st & BUSY
+        )
+
+    def epp_cycle_write(self, byte: int, address: bool) -> None:
+        """One EPP write cycle (events 62/56 to 61) as the peripheral sees it."""
+        if address:
+            self.epp_address = byte
+            self.epp_addresses.append(byte)
+        else:
+            self.record(byte)
+
+    def epp_cycle_read(self, address: bool) -> int:
+        """One EPP read cycle (events 67/64 to 60): the byte the peripheral drives."""
+        return self.epp_address if address else self._epp_read_byte()
+
+    def burst_ok(self) -> bool:
+        """No fault is set to strike after some byte: a whole burst may be taken at once."""
+        return not self._byte_triggers
+
+    def epp_write_burst(self, data: bytes) -> None:
+        """Many EPP data write cycles at once (``epp_ready`` and ``burst_ok`` hold)."""
+        self.record(data)
+
+    def epp_read_burst(self, length: int) -> bytes:
+        """Many EPP data read cycles at once: the bytes it has, then the idle 0xFF."""
+        available = self._src[self._src_pos : self._src_pos + length]
+        self._src_pos += len(available)
+        if self._src is self.reverse_data:
+            self._rev_pos = self._src_pos
+        return bytes(available) + b"\xff" * (length - len(available))
+
+    def ecp_take_burst(self, data: bytes) -> None:
+        """Many forward ECP data bytes at once (no run-length count pending)."""
+        self.ecp_channels.setdefault(self.ecp_channel, bytearray()).extend(data)
+        self.record(data)
+
+    def ecp_forward_ready(self) -> bool:
+        """In ECP forward idle, answering at once: a byte can be taken in one step."""
+        return (
+            self._phase == ECP_FWD
+            and not self._ecp_setup
+            and not self.response_ns
+            and not self.faults
+            and self._ecp_latch is None
+            and not self._st & BUSY
+        )
+
+    def ecp_take(self, byte: int, command: bool) -> None:
+        """One forward ECP byte (events 34 to 37)."""
+        self._ecp_receive(byte, command)
+
     def _epp_read_byte(self) -> int:
         if self._has_data():
             byte = self._src[self._src_pos]

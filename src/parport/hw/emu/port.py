@@ -23,8 +23,10 @@ from ..backend import Capabilities, LineObserver, LineState, PortBackend
 from ..clock import ScheduledCall, VirtualClock
 from .cable import Cable
 from .daisy import DaisyDevice
+from .ieee1284dev import Ieee1284Peripheral
 from .lines import BUSY, NACK, NAUTOFD, NSELECTIN, NSTROBE
 from .peripheral import Fault, Peripheral
+from .zip import ZipDrive
 
 __all__ = ["EmulatedPort"]
 
@@ -395,12 +397,104 @@ class EmulatedPort(PortBackend):
     def write_epp_data(self, value: int) -> None:
         self._epp_cycle(write=True, address=False, value=value)
 
-    def write_epp_data_block(self, data: bytes) -> None:
-        for byte in data:
-            self._epp_cycle(write=True, address=False, value=byte)
+    # --- string I/O and FIFO bursts: the same cycles, without per-cycle emulation when nothing
+    # can tell the difference (no trace, an IEEE 1284 peripheral that answers at once) ---
+    def _target(self) -> Ieee1284Peripheral | None:
+        """The IEEE 1284 peripheral the host talks to now, if the path to it is plain."""
+        if self._observers:
+            return None
+        device = self.cable.head
+        while True:
+            if isinstance(device, DaisyDevice):
+                if device.faults or device.in_frame:
+                    return None
+                device = device.function if device.selected else device.downstream
+            elif isinstance(device, ZipDrive):
+                if device.faults or device.connected:
+                    return None
+                device = device.downstream
+            elif isinstance(device, Ieee1284Peripheral):
+                return device
+            else:
+                return None
 
-    def read_epp_data_block(self, length: int) -> bytes:
-        return bytes(self._epp_cycle(write=False, address=False) for _ in range(length))
+    def _burst(self, count: int) -> bool:
+        """Take ``count`` accesses' time at once if no event falls inside it."""
+        clock = self.clock
+        end = clock.now_ns() + count * self.access_ns
+        upcoming = clock.next_event_ns()
+        if upcoming is not None and upcoming <= end:
+            return False
+        self.accesses += count
+        clock.advance_to(end)
+        return True
+
+    def write_epp_block(self, data: bytes, address: bool = False) -> int:
+        """``rep outsb`` to base+4 (or base+3): one access a cycle; stops at the first cycle that
+        times out (the timeout bit stays set), returning the cycles completed before it."""
+        target = self._target() if self._epp_ok and not self._epp_timeout else None
+        if target is not None and target.epp_ready():
+            if not address and target.burst_ok() and self._burst(len(data)):
+                target.epp_write_burst(data)
+                return len(data)
+            for count, byte in enumerate(data):
+                self._tick()  # one ISA cycle; the peripheral answers within it
+                target.epp_cycle_write(byte, address)
+                if not target.epp_ready():  # a fault struck: emulate the rest cycle by cycle
+                    return count + 1 + self._epp_string_out(data[count + 1 :], address)
+            return len(data)
+        return self._epp_string_out(data, address)
+
+    def _epp_string_out(self, data: bytes, address: bool) -> int:
+        for count, byte in enumerate(data):
+            self._epp_cycle(write=True, address=address, value=byte)
+            if self._epp_timeout or not self._epp_ok:
+                return count
+        return len(data)
+
+    def read_epp_block(self, length: int, address: bool = False) -> bytes:
+        """``rep insb`` from base+4 (or base+3): stops at the first cycle that times out."""
+        target = self._target() if self._epp_ok and not self._epp_timeout else None
+        if target is not None and target.epp_ready():
+            if not address and self._burst(length):
+                return target.epp_read_burst(length)
+            out = bytearray()
+            for _ in range(length):
+                self._tick()
+                out.append(target.epp_cycle_read(address))
+                if not target.epp_ready():
+                    return bytes(out) + self._epp_string_in(length - len(out), address)
+            return bytes(out)
+        return self._epp_string_in(length, address)
+
+    def _epp_string_in(self, length: int, address: bool) -> bytes:
+        out = bytearray()
+        for _ in range(length):
+            byte = self._epp_cycle(write=False, address=address)
+            if self._epp_timeout or not self._epp_ok:
+                break
+            out.append(byte)
+        return bytes(out)
+
+    def write_fifo_block(
+        self, data: bytes, command: bool = False, timeout_us: float = 35_000
+    ) -> int:
+        target = None
+        forward = not self._ctr & signals.CTR_DIRECTION
+        if self._afifo and self._engine is None and not self._fifo and forward:
+            target = self._target()
+        if target is None or not target.ecp_forward_ready():
+            return super().write_fifo_block(data, command, timeout_us)
+        if not command and target._ecp_repeat == 1 and target.burst_ok() and self._burst(len(data)):
+            target.ecp_take_burst(data)
+            return len(data)
+        for count, byte in enumerate(data):
+            self._tick()  # the chip runs events 34-37 with a peripheral that answers at once
+            target.ecp_take(byte, command)
+            if not target.ecp_forward_ready():
+                done = count + 1
+                return done + super().write_fifo_block(data[done:], command, timeout_us)
+        return len(data)
 
     def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
         """One hardware EPP cycle (ieee1284.md §1.6): the CPU is held until nWait answers."""

@@ -1,0 +1,85 @@
+"""String I/O and FIFO bursts: the fast paths take the same bytes, the same accesses and the
+same virtual time as the same cycles emulated one by one (forced by a line observer)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from parport.hw import open_backend
+from parport.hw.emu import EmulatedPort, Fault, Ieee1284Peripheral
+from parport.ieee1284 import Session
+
+
+def _epp_port(observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
+    port = open_backend("emu:chain=daisy+printer")
+    assert isinstance(port, EmulatedPort)
+    session = Session(port)
+    assert session.negotiate(0x40).value == "accepted"
+    port.write_control(0x04)
+    if observed:
+        port.add_line_observer(lambda state: None)  # every line change watched: cycle by cycle
+    printer = port.chain[-1]
+    assert isinstance(printer, Ieee1284Peripheral)
+    return port, printer
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.binary(max_size=600), st.one_of(st.none(), st.integers(0, 600)))
+def test_epp_string_output_matches_cycle_by_cycle(data: bytes, fault_after: int | None) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _epp_port(observed)
+        if fault_after is not None:
+            port.inject(Fault.POWER_OFF, printer, after_bytes=fault_after)
+        start, accesses = port.now(), port.accesses
+        count = port.write_epp_block(data)
+        results.append(
+            (
+                count,
+                bytes(printer.received),
+                port.accesses - accesses,
+                port.now() - start,
+                bool(port.read_status() & 0x01),
+            )
+        )
+    assert results[0] == results[1]
+    count, received, accesses, _, timed_out = results[0]
+    expected = len(data) if fault_after is None else min(len(data), fault_after)
+    assert (count, received) == (expected, data[:expected])
+    assert timed_out == (count < len(data))
+
+
+@pytest.mark.parametrize("observed", [False, True])
+def test_epp_string_input(observed: bool) -> None:
+    port, printer = _epp_port(observed)
+    printer.queue_reverse(b"0123456789")
+    port.write_control(0x24)
+    assert port.read_epp_block(12) == b"0123456789\xff\xff"
+    assert port.accesses > 0
+
+
+def test_epp_burst_waits_for_a_timed_fault() -> None:
+    port, printer = _epp_port(False)
+    port.inject(Fault.POWER_OFF, printer, at_us=port.now() + 100.5)
+    count = port.write_epp_block(bytes(1000))
+    assert count == 101  # the cycles before the fault's time, exactly
+    assert port.read_status() & 0x01
+
+
+def test_ecp_fifo_burst_matches_the_engine() -> None:
+    results = []
+    for observed in (False, True):
+        port = open_backend("emu:chain=printer")
+        assert isinstance(port, EmulatedPort)
+        session = Session(port, ecp_rle=False)
+        assert session.negotiate(0x10).value == "accepted"
+        if observed:
+            port.add_line_observer(lambda state: None)
+        printer = port.chain[0]
+        assert isinstance(printer, Ieee1284Peripheral)
+        result = session.write(bytes(range(256)) * 4, 0x0100)  # ECP_HW_NOIRQ
+        results.append((result.status, result.count, bytes(printer.received), printer.phase))
+    assert results[0] == results[1]
+    assert results[0][1] == 1024
