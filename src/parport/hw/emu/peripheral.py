@@ -123,6 +123,11 @@ class Peripheral:
                 for _, action in due:
                     action()
 
+    def triggers_next(self) -> bool:
+        """The next byte received sets off an ``after_bytes`` action."""
+        count = len(self.received) + 1
+        return any(trigger <= count for trigger, _ in self._byte_triggers)
+
     def after_bytes(self, count: int, action: Callable[[], None]) -> None:
         """Run ``action`` once this device has received ``count`` bytes in total."""
         if len(self.received) >= count:

@@ -438,12 +438,18 @@ class EmulatedPort(PortBackend):
                 target.epp_write_burst(data)
                 return len(data)
             for count, byte in enumerate(data):
+                # Anything due during this cycle (a timed event, a fault set for this byte) is
+                # left to the exact emulation, from this cycle on.
+                if self._event_within() or not target.epp_ready() or target.triggers_next():
+                    return count + self._epp_string_out(data[count:], address)
                 self._tick()  # one ISA cycle; the peripheral answers within it
                 target.epp_cycle_write(byte, address)
-                if not target.epp_ready():  # a fault struck: emulate the rest cycle by cycle
-                    return count + 1 + self._epp_string_out(data[count + 1 :], address)
             return len(data)
         return self._epp_string_out(data, address)
+
+    def _event_within(self) -> bool:
+        upcoming = self.clock.next_event_ns()
+        return upcoming is not None and upcoming <= self.clock.now_ns() + self.access_ns
 
     def _epp_string_out(self, data: bytes, address: bool) -> int:
         for count, byte in enumerate(data):
@@ -460,10 +466,10 @@ class EmulatedPort(PortBackend):
                 return target.epp_read_burst(length)
             out = bytearray()
             for _ in range(length):
+                if self._event_within() or not target.epp_ready():
+                    return bytes(out) + self._epp_string_in(length - len(out), address)
                 self._tick()
                 out.append(target.epp_cycle_read(address))
-                if not target.epp_ready():
-                    return bytes(out) + self._epp_string_in(length - len(out), address)
             return bytes(out)
         return self._epp_string_in(length, address)
 
@@ -489,11 +495,10 @@ class EmulatedPort(PortBackend):
             target.ecp_take_burst(data)
             return len(data)
         for count, byte in enumerate(data):
+            if self._event_within() or not target.ecp_forward_ready() or target.triggers_next():
+                return count + super().write_fifo_block(data[count:], command, timeout_us)
             self._tick()  # the chip runs events 34-37 with a peripheral that answers at once
             target.ecp_take(byte, command)
-            if not target.ecp_forward_ready():
-                done = count + 1
-                return done + super().write_fifo_block(data[done:], command, timeout_us)
         return len(data)
 
     def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
