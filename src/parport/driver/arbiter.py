@@ -49,6 +49,7 @@ class PortArbiter:
         self.name = name
         self._lock = threading.RLock()  # re-entrant: wait_for's predicate may query the arbiter
         self._changed = threading.Condition(self._lock)  # the owner or the queue changed
+        self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
         self._self_waiters = 0  # the bus scan waiting for the port counts as a waiter (§10.3)
@@ -83,7 +84,16 @@ class PortArbiter:
         """Block until ``predicate(arbiter)`` holds (checked at every change of owner or queue);
         False if ``timeout`` wall-clock seconds pass first."""
         with self._changed:
-            return self._changed.wait_for(lambda: predicate(self), timeout)
+            self._watchers += 1
+            try:
+                return self._changed.wait_for(lambda: predicate(self), timeout)
+            finally:
+                self._watchers -= 1
+
+    def _notify(self) -> None:
+        """Wake ``wait_for`` callers (the lock is held); nothing to do when nobody watches."""
+        if self._watchers:
+            self._changed.notify_all()
 
     # --- taking the port ------------------------------------------------------------------------
     def try_allocate(self, owner: object) -> bool:
@@ -93,7 +103,7 @@ class PortArbiter:
                 return False
             self._owner = owner
             self.allocations += 1
-            self._changed.notify_all()
+            self._notify()
         self._owner_changed(owner)
         return True
 
@@ -105,7 +115,7 @@ class PortArbiter:
             if self._owner is None and not self._queue:
                 self._owner = owner
                 self.allocations += 1
-                self._changed.notify_all()
+                self._notify()
                 granted = True
             else:
                 if not irp.arm_cancel(self._cancel_routine):
@@ -113,7 +123,7 @@ class PortArbiter:
                     cancelled_now = True
                 else:
                     self._queue[id(irp)] = waiter
-                    self._changed.notify_all()
+                    self._notify()
                     irp.driver_context = waiter
                     if self.trace is not None:
                         self.trace.append(("queued", irp))
@@ -129,7 +139,7 @@ class PortArbiter:
     def _cancel_routine(self, irp: nt.Irp) -> None:
         with self._lock:
             self._queue.pop(id(irp), None)
-            self._changed.notify_all()
+            self._notify()
         irp.complete(nt.STATUS_CANCELLED)
 
     # --- giving it back -------------------------------------------------------------------------
@@ -154,7 +164,7 @@ class PortArbiter:
         self._after_free(grant)
 
     def _next_locked(self) -> Grant | None:
-        self._changed.notify_all()
+        self._notify()
         while self._queue:
             _, waiter = self._queue.popitem(last=False)
             if not waiter.irp.disarm_cancel():

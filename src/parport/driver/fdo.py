@@ -469,6 +469,8 @@ class ParallelPort(DeviceObject):
                 log.exception("%s: a client ISR raised", self.name)
 
     def _run_deferred_checks(self) -> None:
+        if not self._isrs:
+            return
         with self._isr_lock:
             checks = [isr for isr in self._isrs if isr.deferred is not None]
         for isr in checks:

@@ -30,6 +30,7 @@ __all__ = ["CancelRoutine", "IoStatus", "Irp", "IrpAlreadyCompletedError", "IrpC
 
 log = logging.getLogger(__name__)
 
+_MAJORS = {int(m): m for m in IRP_MJ}
 CancelRoutine = Callable[["Irp"], None]
 IrpCallback = Callable[["Irp"], None]
 
@@ -87,7 +88,10 @@ class Irp:
             raise ValueError(f"output_length must be >= 0, not {output_length}")
         if not 0 <= code <= 0xFFFFFFFF:
             raise ValueError(f"an IOCTL code is a 32-bit value, not {code!r}")
-        self.major_function = IRP_MJ(major_function)
+        major = _MAJORS.get(major_function)
+        if major is None:
+            raise ValueError(f"{major_function!r} is not an IRP major function code")
+        self.major_function = major
         self.code = code
         self.input = bytes(input)
         self.output_length = output_length
