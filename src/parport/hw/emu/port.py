@@ -162,15 +162,6 @@ class EmulatedPort(PortBackend):
         else:
             clock._now = when  # the hot path of VirtualClock.advance_to, inlined
 
-    def sleep(self, us: float) -> None:
-        clock = self.clock
-        when = clock._now + round(us * 1000)
-        queue = clock._queue
-        if queue and queue[0][0] <= when:
-            clock.advance_to(when)
-        elif when > clock._now:
-            clock._now = when
-
     def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
         """Read the status until it matches, jumping virtual time to each peripheral event."""
         clock = self.clock
@@ -309,14 +300,7 @@ class EmulatedPort(PortBackend):
 
     # --- base registers -------------------------------------------------------------------------
     def read_data(self) -> int:
-        self.accesses += 1
-        clock = self.clock
-        when = clock._now + self.access_ns
-        queue = clock._queue
-        if queue and queue[0][0] <= when:
-            clock.advance_to(when)
-        else:
-            clock._now = when
+        self._tick()
         data, _ = self._lines
         if data is None:
             driven = self.cable.head.data_out()
