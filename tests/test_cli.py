@@ -72,3 +72,22 @@ def test_import_starts_no_thread() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60
     ).stdout
     assert out.strip() == "1"
+
+
+def test_scan_lists_devices_and_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "emu:chain=daisy+printer"]) == 0
+    out = capsys.readouterr().out
+    assert "emu:chain=daisy+printer — ecp+epp port, HardwareCapabilities 0x1b" in out
+    assert "LPT1.0" in out and "MFG:Parport;MDL:Daisy Device 0;" in out
+    assert "LPT1.4" in out and "MFG:Acme;MDL:EmuPrinter 1;" in out
+
+
+def test_scan_of_an_unknown_spec_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "warp:1"]) == 2
+    assert "no backend for 'warp'" in capsys.readouterr().err
+
+
+def test_demo_command_without_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--no-vcd"]) == 0
+    out = capsys.readouterr().out
+    assert "Who held the port" in out and "VCD trace" not in out

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from . import nt
 from ._version import __version__
 from .demo import run as run_demo
+from .facade import open as open_bus
+from .hw.spec import default_spec
 
 
 def _int(text: str) -> int:
@@ -59,6 +61,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(sys.stdout, spec=args.spec, vcd=None if args.no_vcd else args.vcd)
 
 
+def _cmd_scan(args: argparse.Namespace) -> int:
+    """Open a port, detect its hardware and list the devices on the cable with their IDs."""
+    try:
+        bus = open_bus(args.spec)
+    except (ValueError, OSError, nt.ParportError) as exc:
+        print(f"parport scan: {exc}", file=sys.stderr)
+        return 2
+    with bus:
+        hw = bus.driver.session.hardware
+        print(
+            f"{bus.driver.spec or 'emu:'}: {hw.kind} port, PPT bits "
+            f"{bus.driver.fdo.hardware_capabilities():#04x}, FIFO {hw.fifo_depth}, IRQ {hw.irq}"
+        )
+        for device in bus.driver.devices:
+            text = device.device_id.text if device.device_id else "(no device ID)"
+            print(f"  {device.location:<8} {device.name:<22} {text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parport",
@@ -71,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--vcd", default="parport-demo.vcd", help="where to write the VCD trace")
     demo.add_argument("--no-vcd", action="store_true", help="write no trace")
     demo.set_defaults(func=_cmd_demo)
+    scan = sub.add_parser("scan", help="list the devices on a port with their IEEE 1284 IDs")
+    scan.add_argument(
+        "spec", nargs="?", default=None, help="port spec (default: $PARPORT_PORT or emu:)"
+    )
+    scan.set_defaults(func=_cmd_scan)
     decode = sub.add_parser("decode", help="name an IOCTL code or NTSTATUS value (all meanings)")
     decode.add_argument("values", nargs="+", type=_int, metavar="VALUE")
     decode.set_defaults(func=_cmd_decode)
