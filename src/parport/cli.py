@@ -71,7 +71,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     with bus:
         hw = bus.driver.session.hardware
         print(
-            f"{bus.driver.spec or 'emu:'}: {hw.kind} port, PPT bits "
+            f"{args.spec or default_spec()} — {hw.kind} port, HardwareCapabilities "
             f"{bus.driver.fdo.hardware_capabilities():#04x}, FIFO {hw.fifo_depth}, IRQ {hw.irq}"
         )
         for device in bus.driver.devices:
