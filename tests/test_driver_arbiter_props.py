@@ -122,12 +122,13 @@ class ArbiterMachine(RuleBasedStateMachine):
 
     @rule(h=handles)
     def close(self, h: Handle) -> None:
-        if h.closed or (self.owner is h and self.selected is not None):
-            return  # a port handle's close frees the port but leaves the wire as it is
+        if h.closed:
+            return
         was_owner = self.owner is h
-        h.close()
+        h.close()  # cancels what it queued; deselects and frees what it holds (design §4)
         self.queue = [entry for entry in self.queue if entry[0] is not h]
         if was_owner:
+            self.selected = None
             self._grant_next()
 
     @invariant()
@@ -159,6 +160,7 @@ class ArbiterMachine(RuleBasedStateMachine):
         assert self.fdo.arbiter.owner is None
         assert self.fdo.arbiter.query_num_waiters() == 0
         assert all(irp.done for irp in self.requests)
+        assert emu(self.bus).selected_address is None  # the wire is deselected
         self.bus.close()
 
 

@@ -397,3 +397,12 @@ def test_cleanup_cancels_only_this_handles_requests_and_frees_its_port(lpt) -> N
 
 def test_free_ioctl_value(lpt) -> None:  # type: ignore[no-untyped-def]
     assert FREE == 0x001600A0
+
+
+def test_closing_a_handle_that_selected_deselects_then_frees(lpt) -> None:  # type: ignore[no-untyped-def]
+    a, b = lpt.create_file(PORT), lpt.create_file(PORT)
+    assert status(a.internal_device_control(SELECT, command(1))) == nt.STATUS_SUCCESS
+    queued = allocate(b)
+    a.close()  # design §4: deselect first, then free
+    assert not emu(lpt).chain[1].selected
+    assert status(queued) == nt.STATUS_SUCCESS

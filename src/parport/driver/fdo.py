@@ -84,13 +84,17 @@ class ParallelPort(DeviceObject):
         self._isr_lock = threading.Lock()
         self.wire_lock = threading.RLock()  # one wire sequence at a time on the backend
         self._context_token = 0
+        self._selections: dict[int, nt.PARALLEL_1284_COMMAND] = {}  # port handle → its select
 
     # --- IRP majors (§5.1) ----------------------------------------------------------------------
     def cleanup(self, handle: Handle) -> None:
         """Part A, A9: cancel what this handle queued; free the port if it owns it."""
         self.arbiter.cancel_queued_by(handle)
+        selection = self._selections.pop(id(handle), None)
         if self.arbiter.owned_by(handle):
             log.info("%s: %r closed while owning the port; freeing it", self.name, handle)
+            if selection is not None:
+                self.wire_deselect(selection)  # design §4: deselect first, then free
             self.arbiter.free(handle)
         with self._isr_lock:
             gone = [isr for isr in self._isrs if isr.owner is handle]
@@ -312,10 +316,10 @@ class ParallelPort(DeviceObject):
         if command.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT:
             if not self.arbiter.owned_by(owner):
                 return nt.STATUS_INVALID_DEVICE_STATE
-            return self.wire_select(command)
+            return self._select_for(owner, command)
         if not self.arbiter.try_allocate(owner):
             return nt.STATUS_PENDING  # A5: nothing queued, no waiter counted
-        status = self.wire_select(command)
+        status = self._select_for(owner, command)
         if status != nt.STATUS_SUCCESS:
             self.arbiter.free(owner)  # A6
         return status
@@ -327,8 +331,16 @@ class ParallelPort(DeviceObject):
         if not self.arbiter.owned_by(owner):
             return nt.STATUS_INVALID_DEVICE_STATE
         status = self.wire_deselect(command)
+        self._selections.pop(id(owner), None)
         if not command.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT:
             self.arbiter.free(owner)  # freed even if the wire failed (A6)
+        return status
+
+    def _select_for(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
+        """Select on the wire for a port handle, remembering it so a close can deselect."""
+        status = self.wire_select(command)
+        if status == nt.STATUS_SUCCESS and self.target_of(command) in ("daisy", "zip"):
+            self._selections[id(owner)] = command
         return status
 
     def _select(self, irp: nt.Irp) -> None:
@@ -350,10 +362,10 @@ class ParallelPort(DeviceObject):
             return
 
         def select_when_granted(waiter: Waiter) -> Status:
-            return self.wire_select(command)
+            return self._select_for(waiter.owner, command)
 
         if self.arbiter.allocate(irp, irp.handle, select_when_granted):
-            status = self.wire_select(command)
+            status = self._select_for(irp.handle, command)
             if status != nt.STATUS_SUCCESS:
                 self.arbiter.free(irp.handle)  # A6
             irp.complete(status)
