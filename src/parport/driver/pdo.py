@@ -395,29 +395,15 @@ class ParallelDevice(DeviceObject):
             return False
         try:
             self._cancel_idle_timer()
-            needs_port = not (
-                irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-                and irp.code in NO_ALLOCATION
-            )
+            needs_port, select = _port_needs(irp)
             if needs_port and not self.owns_port:
                 if not self.port.arbiter.try_allocate(self):
                     return False  # somebody holds or waits for the port: queue behind them
-                self.owns_port = True
-                self._sync_session()
-                no_select = irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
-                if self.needs_select and not no_select:
-                    status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
-                    if status != nt.STATUS_SUCCESS:
-                        self._give_back()
-                        irp.complete(status)
-                        return True
-                    self.selected = True
-            try:
-                self._execute(irp)
-            finally:
-                if not irp.done:
-                    irp.complete(nt.STATUS_UNSUCCESSFUL)
-                self._after_request()
+                status = self._took_port(select)
+                if status != nt.STATUS_SUCCESS:
+                    irp.complete(status)
+                    return True
+            self._execute_and_release(irp)
             return True
         finally:
             self.work.end_inline()
@@ -426,24 +412,33 @@ class ParallelDevice(DeviceObject):
     def _run(self, irp: nt.Irp) -> None:
         """One queued request: get the port, run it, give the port back (§11.4)."""
         self._cancel_idle_timer()
-        needs_port = not (
-            irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL and irp.code in NO_ALLOCATION
-        )
+        needs_port, select = _port_needs(irp)
         if needs_port and not self.owns_port:
-            no_select = (
-                irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-                and irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
-            )
-            status = self._acquire(irp, select=not no_select)
+            status = self._acquire(irp, select=select)
             if status != nt.STATUS_SUCCESS:
                 irp.complete(status)
                 return
+        self._execute_and_release(irp)
+
+    def _execute_and_release(self, irp: nt.Irp) -> None:
         try:
             self._execute(irp)
         finally:
             if not irp.done:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)
             self._after_request()
+
+    def _took_port(self, select: bool) -> Status:
+        """The port was just granted: bring the session's modes in and select the device."""
+        self.owns_port = True
+        self._sync_session()
+        if select and self.needs_select:
+            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+            if status != nt.STATUS_SUCCESS:
+                self._give_back()
+                return status
+            self.selected = True
+        return nt.STATUS_SUCCESS
 
     def _acquire(self, irp: nt.Irp | None, *, select: bool = True) -> Status:
         """Allocate the port, waiting up to TimerStart on the port's clock; DEVICE_BUSY if not.
@@ -474,15 +469,7 @@ class ParallelDevice(DeviceObject):
                 if irp is not None and irp.cancelled:
                     return nt.STATUS_CANCELLED
                 return nt.STATUS_DEVICE_BUSY
-        self.owns_port = True
-        self._sync_session()
-        if select and self.needs_select:
-            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
-            if status != nt.STATUS_SUCCESS:
-                self._give_back()
-                return status
-            self.selected = True
-        return nt.STATUS_SUCCESS
+        return self._took_port(select)
 
     def _sync_session(self) -> None:
         session = self.port.session
@@ -924,6 +911,14 @@ class ParallelDevice(DeviceObject):
     def describe(self) -> str:
         what = self.device_id.text if self.device_id else "no device ID"
         return f"{self.location} ({self.kind.name.lower()}): {what}"
+
+
+def _port_needs(irp: nt.Irp) -> tuple[bool, bool]:
+    """(whether the request needs the port, whether taking it selects the device)."""
+    internal = irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+    needs_port = not (internal and irp.code in NO_ALLOCATION)
+    select = not (internal and irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT)
+    return needs_port, select
 
 
 def _cancel(irp: nt.Irp) -> None:
