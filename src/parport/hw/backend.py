@@ -279,6 +279,21 @@ class PortBackend(ABC):
             out.append(byte)
         return bytes(out)
 
+    def read_fifo_block(self, length: int, timeout_us: float = 35_000) -> bytes:
+        """Read up to ``length`` bytes from the ECP FIFO (ECR mode 011, reverse), waiting up to
+        ``timeout_us`` for each; fewer when the peripheral sends no more."""
+        out = bytearray()
+        deadline = self.now() + timeout_us
+        while len(out) < length:
+            if self.read_ecr() & 0x01:  # empty
+                if self.now() > deadline:
+                    break
+                self.sleep(1)
+                continue
+            out.append(self.read_fifo())
+            deadline = self.now() + timeout_us
+        return bytes(out)
+
     def write_fifo_block(
         self, data: bytes, command: bool = False, timeout_us: float = 35_000
     ) -> int:

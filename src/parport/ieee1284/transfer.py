@@ -339,23 +339,21 @@ def ecp_read_sw(port: PortBackend, length: int, cancelled: Cancelled = _never) -
 
 
 def ecp_read_hw(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
-    """Hardware ECP reverse: ECR mode 011 with the data lines reversed; the chip expands RLE."""
+    """Hardware ECP reverse: ECR mode 011 with the data lines reversed; the chip expands RLE.
+    Reads as string input from the FIFO, checking for cancellation between chunks."""
     start = port.accesses
     port.write_ecr(0x74)
     out = bytearray()
-    idle_since = port.now()
     status = nt.STATUS_SUCCESS
     while len(out) < length:
         if cancelled():
             status = nt.STATUS_CANCELLED
             break
-        if port.read_ecr() & 0x01:  # empty
-            if port.now() - idle_since > TL_US:
-                break
-            port.sleep(5)
-            continue
-        out.append(port.read_fifo())
-        idle_since = port.now()
+        want = min(CHUNK, length - len(out))
+        chunk = port.read_fifo_block(want, TL_US)
+        out += chunk
+        if len(chunk) < want:
+            break  # the peripheral has no more
     port.write_ecr(0x34)
     more = not port.read_status() & nt.DSR_NOT_FAULT
     return Transfer(status, len(out), bytes(out), port.accesses - start, more)

@@ -630,6 +630,38 @@ class Ieee1284Peripheral(Peripheral):
         self.ecp_channels.setdefault(self.ecp_channel, bytearray()).extend(data)
         self.record(data)
 
+    def ecp_reverse_ready(self) -> bool:
+        """In ECP reverse, between bytes, with the host not ready yet: bytes can be taken whole."""
+        return (
+            self._phase == ECP_REV
+            and self._rs == 0
+            and not self.response_ns
+            and not self.faults
+            and bool(self._ctl & NAUTOFD)
+        )
+
+    def ecp_reverse_burst(self, length: int) -> bytes:
+        """Up to ``length`` bytes as the host's chip would have them after RLE expansion."""
+        out = bytearray()
+        while len(out) < length:
+            pending = self._ecp_pending
+            if pending is not None:
+                byte, command, count = pending
+                if command or count > length - len(out):
+                    break  # a run that does not fit: left to the cycle-by-cycle path
+                out += bytes((byte,)) * count
+                self._src_pos += count
+                self._ecp_pending = None
+            elif self._has_data():
+                take = min(length - len(out), len(self._src) - self._src_pos)
+                out += self._src[self._src_pos : self._src_pos + take]
+                self._src_pos += take
+            else:
+                break
+        if not self._has_data() and self._ecp_pending is None:
+            self._st |= NFAULT  # nPeriphRequest high: nothing more to send
+        return bytes(out)
+
     def ecp_forward_ready(self) -> bool:
         """In ECP forward idle, answering at once: a byte can be taken in one step."""
         return (

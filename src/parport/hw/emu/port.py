@@ -466,6 +466,62 @@ class EmulatedPort(PortBackend):
             out.append(byte)
         return bytes(out)
 
+    def read_fifo_block(self, length: int, timeout_us: float = 35_000) -> bytes:
+        """``rep insb`` from the ECP FIFO (one access a byte), waiting for the chip and the
+        peripheral at most ``timeout_us`` for each byte; bursts when nothing can tell."""
+        out = bytearray()
+        clock = self.clock
+        deadline = clock.now_ns() + round(timeout_us * 1000)
+        while len(out) < length:
+            if self._fifo:
+                if self._engine is None and not self._observers:
+                    # The engine stopped on a full FIFO: drain it before waking the engine, so
+                    # the peripheral's bytes can follow as one burst.
+                    self._tick()
+                    out.append(self._fifo.popleft()[0])
+                else:
+                    out.append(self.read_fifo())
+                deadline = clock.now_ns() + round(timeout_us * 1000)
+                continue
+            burst = self._reverse_burst(length - len(out))
+            if burst:
+                out += burst
+                deadline = clock.now_ns() + round(timeout_us * 1000)
+                continue
+            if self._engine is None:
+                self._engine_select()  # no burst: let the chip handshake the next byte
+                if self._fifo:
+                    continue
+            upcoming = clock.next_event_ns()
+            if upcoming is None or upcoming > deadline:
+                clock.advance_to(max(deadline, clock.now_ns()))
+                break
+            clock.advance_to(max(upcoming, clock.now_ns()))
+        if self._engine is None:
+            self._engine_select()
+        return bytes(out)
+
+    def _reverse_burst(self, length: int) -> bytes:
+        """Bytes straight from a reverse ECP peripheral while the chip's engine is stopped, the
+        FIFO empty and its interrupts masked (one access a byte, as reading them would take)."""
+        if self._engine is not None or not self._afifo or not self._ecr & 0x04:
+            return b""
+        if not self._ctr & signals.CTR_DIRECTION:
+            return b""
+        target = self._target()
+        if target is None or not target.ecp_reverse_ready() or not target.burst_ok():
+            return b""
+        clock = self.clock
+        upcoming = clock.next_event_ns()
+        limit = length
+        if upcoming is not None:
+            limit = min(limit, max(0, (upcoming - clock.now_ns()) // self.access_ns - 1))
+        data = target.ecp_reverse_burst(limit) if limit > 0 else b""
+        if data:
+            self.accesses += len(data)
+            clock.advance_to(clock.now_ns() + len(data) * self.access_ns)
+        return data
+
     def write_fifo_block(
         self, data: bytes, command: bool = False, timeout_us: float = 35_000
     ) -> int:
