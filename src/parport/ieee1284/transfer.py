@@ -279,19 +279,11 @@ def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
     port.write_ecr(0x34)
     port.write_control(0x04)
     port.write_ecr(0x74)  # mode 011
-    count = 0
-    status: int = nt.STATUS_SUCCESS
-    view = memoryview(data)
-    while count < len(data):
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        chunk = bytes(view[count : count + CHUNK])
-        done = port.write_fifo_block(chunk, command, timeout_us)
-        count += done
-        if done < len(chunk):
-            status = nt.STATUS_IO_TIMEOUT
-            break
+    status, count, short = _write_chunks(
+        lambda chunk: port.write_fifo_block(chunk, command, timeout_us), data, cancelled
+    )
+    if short:
+        status = nt.STATUS_IO_TIMEOUT
     deadline = port.now() + timeout_us
     while not port.read_ecr() & 0x01:  # drain before leaving mode 011
         if port.now() > deadline:
@@ -340,23 +332,13 @@ def ecp_read_sw(port: PortBackend, length: int, cancelled: Cancelled = _never) -
 
 def ecp_read_hw(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
     """Hardware ECP reverse: ECR mode 011 with the data lines reversed; the chip expands RLE.
-    Reads as string input from the FIFO, checking for cancellation between chunks."""
+    Reads as string input from the FIFO (a short read: the peripheral has no more)."""
     start = port.accesses
     port.write_ecr(0x74)
-    out = bytearray()
-    status = nt.STATUS_SUCCESS
-    while len(out) < length:
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        want = min(CHUNK, length - len(out))
-        chunk = port.read_fifo_block(want, TL_US)
-        out += chunk
-        if len(chunk) < want:
-            break  # the peripheral has no more
+    status, data, _ = _read_chunks(lambda n: port.read_fifo_block(n, TL_US), length, cancelled)
     port.write_ecr(0x34)
     more = not port.read_status() & nt.DSR_NOT_FAULT
-    return Transfer(status, len(out), bytes(out), port.accesses - start, more)
+    return Transfer(status, len(data), data, port.accesses - start, more)
 
 
 # --- EPP ---------------------------------------------------------------------------------------
@@ -371,6 +353,41 @@ def _clear_timeout(port: PortBackend) -> None:
 CHUNK = 4096  # block transfers check for cancellation between chunks
 
 
+def _write_chunks(
+    write: Callable[[bytes], int], data: bytes, cancelled: Cancelled
+) -> tuple[int, int, bool]:
+    """String output in chunks: (STATUS_SUCCESS or STATUS_CANCELLED, bytes sent, whether a chunk
+    stopped short)."""
+    count = 0
+    view = memoryview(data)
+    while count < len(data):
+        if cancelled():
+            return nt.STATUS_CANCELLED, count, False
+        chunk = bytes(view[count : count + CHUNK])
+        done = write(chunk)
+        count += done
+        if done < len(chunk):
+            return nt.STATUS_SUCCESS, count, True
+    return nt.STATUS_SUCCESS, count, False
+
+
+def _read_chunks(
+    read: Callable[[int], bytes], length: int, cancelled: Cancelled
+) -> tuple[int, bytes, bool]:
+    """String input in chunks: (STATUS_SUCCESS or STATUS_CANCELLED, the bytes, whether a chunk
+    came back short)."""
+    out = bytearray()
+    while len(out) < length:
+        if cancelled():
+            return nt.STATUS_CANCELLED, bytes(out), False
+        want = min(CHUNK, length - len(out))
+        chunk = read(want)
+        out += chunk
+        if len(chunk) < want:
+            return nt.STATUS_SUCCESS, bytes(out), True
+    return nt.STATUS_SUCCESS, bytes(out), False
+
+
 def epp_write_hw(
     port: PortBackend, data: bytes, address: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
@@ -378,18 +395,13 @@ def epp_write_hw(
     timeout bit telling where a peripheral stopped answering (≤ 2 accesses a byte, §7.2)."""
     start = port.accesses
     port.write_control(0x04)
-    count = 0
-    view = memoryview(data)
-    while count < len(data):
-        if cancelled():
-            return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
-        chunk = bytes(view[count : count + CHUNK])
-        done = port.write_epp_block(chunk, address)
-        count += done
-        if done < len(chunk):
-            _clear_timeout(port)
-            return Transfer(nt.STATUS_IO_TIMEOUT, count, accesses=port.accesses - start)
-    return Transfer(nt.STATUS_SUCCESS, count, accesses=port.accesses - start)
+    status, count, short = _write_chunks(
+        lambda chunk: port.write_epp_block(chunk, address), data, cancelled
+    )
+    if short:
+        _clear_timeout(port)
+        status = nt.STATUS_IO_TIMEOUT
+    return Transfer(status, count, accesses=port.accesses - start)
 
 
 def epp_read_hw(
@@ -398,21 +410,12 @@ def epp_read_hw(
     """Hardware EPP reads through base+4 (data) or base+3 (address) as string input."""
     start = port.accesses
     port.write_control(0x24)
-    out = bytearray()
-    status = nt.STATUS_SUCCESS
-    while len(out) < length:
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        want = min(CHUNK, length - len(out))
-        chunk = port.read_epp_block(want, address)
-        out += chunk
-        if len(chunk) < want:
-            _clear_timeout(port)
-            status = nt.STATUS_IO_TIMEOUT
-            break
+    status, data, short = _read_chunks(lambda n: port.read_epp_block(n, address), length, cancelled)
+    if short:
+        _clear_timeout(port)
+        status = nt.STATUS_IO_TIMEOUT
     port.write_control(0x04)
-    return Transfer(status, len(out), bytes(out), port.accesses - start)
+    return Transfer(status, len(data), data, port.accesses - start)
 
 
 def epp_write_sw(
