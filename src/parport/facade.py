@@ -12,12 +12,12 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from enum import IntFlag
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from . import nt
 from .driver import Handle, ParallelBus, PortOptions, Rescan, open_bus
 from .hw.backend import PortBackend
+from .hw.lifetime import Closing
 
 __all__ = ["Bus", "Device", "Mode", "Port", "connect", "open"]
 
@@ -40,7 +40,7 @@ def _check(result: nt.IoStatus, what: str) -> nt.IoStatus:
     return result
 
 
-class Device:
+class Device(Closing):
     """An open device (``LPT1.0``…): exclusive, closed by :meth:`close` or ``with``."""
 
     def __init__(self, bus: Bus, name: str, timeout: float | None = None) -> None:
@@ -138,22 +138,11 @@ class Device:
     def close(self) -> None:
         self.handle.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<parport.Device {self.name}>"
 
 
-class Port:
+class Port(Closing):
     """The port itself (its arbiter), through a shared handle of its own."""
 
     def __init__(self, bus: Bus) -> None:
@@ -200,7 +189,7 @@ class Port:
         self.handle.close()
 
 
-class Bus:
+class Bus(Closing):
     """One parallel port and its devices (``parport.open``)."""
 
     def __init__(self, driver: ParallelBus) -> None:
@@ -240,17 +229,6 @@ class Bus:
 
     def close(self) -> None:
         self.driver.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<parport.Bus {self.driver.spec or 'emu:'} {self.devices}>"

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from .. import nt
 from ..hw.backend import PortBackend
+from ..hw.lifetime import Closing
 from ..hw.spec import open_backend
 from ..ieee1284 import DeviceId, Session, dot3
 from .fdo import ParallelPort, PortOptions
@@ -51,7 +50,7 @@ class _ScanOwner:
         return "<bus scan>"
 
 
-class ParallelBus:
+class ParallelBus(Closing):
     """A port, its device objects and the I/O manager that names them."""
 
     def __init__(
@@ -203,17 +202,6 @@ class ParallelBus:
             self._remove(name)
         self.iomgr.unregister(self.fdo)
         self.hardware.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<ParallelBus {self.spec or self.hardware.name}: {', '.join(self._devices)}>"

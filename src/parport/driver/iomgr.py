@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .. import nt
+from ..hw.lifetime import Closing
 from .tokens import TokenTable
 
 __all__ = ["DeviceObject", "Handle", "IoManager", "normalize_name"]
@@ -82,7 +82,7 @@ class DeviceObject:
         return f"<{type(self).__name__} {self.name}>"
 
 
-class Handle:
+class Handle(Closing):
     """An open handle: sends requests to its device object. Thread-safe; ``close()`` idempotent."""
 
     def __init__(self, iomgr: IoManager, device: DeviceObject, name: str) -> None:
@@ -205,17 +205,6 @@ class Handle:
             self.device.close(self)
             self.iomgr._handle_closed(self)
             self.callbacks.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<Handle {self.name}{' closed' if self._closed else ''}>"

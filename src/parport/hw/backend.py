@@ -13,11 +13,11 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from .. import nt
 from .clock import Clock
+from .lifetime import Closing
 from .signals import CTR_DIRECTION
 
 __all__ = [
@@ -118,7 +118,7 @@ class _Annotations:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-class PortBackend(ABC):
+class PortBackend(Closing, ABC):
     """Register access to one parallel port, plus its clock and its capabilities.
 
     Subclasses implement the register primitives; the helpers here (``wait_status``, direction,
@@ -146,7 +146,7 @@ class PortBackend(ABC):
     @abstractmethod
     def read_status(self) -> int: ...
 
-    def write_status(self, value: int) -> None:  # noqa: B027 - optional, a no-op by default
+    def write_status(self, value: int) -> None:
         """Status writes only matter for clearing the EPP timeout bit on some chips."""
 
     @abstractmethod
@@ -348,14 +348,3 @@ class PortBackend(ABC):
     def close(self) -> None:
         """Release the port; idempotent."""
         self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
