@@ -22,7 +22,7 @@ from vcd import VCDWriter
 
 from .._version import __version__
 from .backend import LineState, PortBackend
-from .signals import SIGNALS, Signal, control_pins, status_pins
+from .signals import SIGNALS, Register, Signal, control_pins, status_pins
 from .spec import open_backend
 
 __all__ = ["SpyBackend", "VcdTrace", "open_spy"]
@@ -32,34 +32,15 @@ log = logging.getLogger(__name__)
 NO_SELECTION = 0xFF
 
 
-# Bit of each signal in the pin-level bytes of a LineState.
-_CONTROL_BIT = {
-    Signal.nStrobe: 0x01,
-    Signal.nAutoFd: 0x02,
-    Signal.nInit: 0x04,
-    Signal.nSelectIn: 0x08,
-}
-_STATUS_BIT = {
-    Signal.Busy: 0x80,
-    Signal.nAck: 0x40,
-    Signal.PError: 0x20,
-    Signal.Select: 0x10,
-    Signal.nFault: 0x08,
-}
-
-
 def levels(state: LineState) -> dict[Signal, int]:
-    """The pin level of every DB-25 signal in ``state``."""
-    result: dict[Signal, int] = {}
-    for info in SIGNALS:
-        signal = info.signal
-        if signal in _CONTROL_BIT:
-            result[signal] = 1 if state.control & _CONTROL_BIT[signal] else 0
-        elif signal in _STATUS_BIT:
-            result[signal] = 1 if state.status & _STATUS_BIT[signal] else 0
-        else:
-            result[signal] = 1 if state.data & info.mask else 0
-    return result
+    """The pin level of every DB-25 signal in ``state``. Pin-level bytes keep the bit positions
+    of the registers they come from, so the polarity table's masks find each signal."""
+    source = {
+        Register.DATA: state.data,
+        Register.STATUS: state.status,
+        Register.CONTROL: state.control,
+    }
+    return {info.signal: 1 if source[info.register] & info.mask else 0 for info in SIGNALS}
 
 
 class VcdTrace:
