@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Final
 
 from .. import signals
@@ -193,9 +193,6 @@ class EmulatedPort(PortBackend):
         return True
 
     # --- driving the cable ----------------------------------------------------------------------
-    def _mode(self) -> int:
-        return self._ecr >> 5 if self.capabilities.ecr else 1
-
     def _mode_changed(self) -> None:
         """Recompute what depends on the ECR mode (kept cached for the register hot paths)."""
         caps = self.capabilities
@@ -204,20 +201,6 @@ class EmulatedPort(PortBackend):
         self._rev_ok = caps.ps2 and mode not in (0, 2)
         self._afifo = caps.ecr and mode == 3
         self._epp_ok = caps.epp and (not self._epp_ecr_only or mode == 4)
-
-    def _reverse(self) -> bool:
-        """Host data drivers off: PS/2-capable, direction bit set, and not ECR mode 000/010."""
-        return self._rev_ok and bool(self._ctr & signals.CTR_DIRECTION)
-
-    def _host_lines(self) -> tuple[int | None, int]:
-        ctl = (self._ctl_pins & ~self._ovr_mask) | self._ovr_val
-        if self._ovr_tristate:
-            return None, ctl
-        if self._ovr_data is not None:
-            return self._ovr_data, ctl
-        if self._rev_ok and self._ctr & signals.CTR_DIRECTION:
-            return None, ctl
-        return self._data, ctl
 
     def _drive(self) -> None:
         ctl = (self._ctl_pins & ~self._ovr_mask) | self._ovr_val
@@ -344,7 +327,7 @@ class EmulatedPort(PortBackend):
 
     def write_status(self, value: int) -> None:
         self._tick()
-        if self._epp_timeout and self._epp_decoded():
+        if self._epp_timeout and self._epp_ok:
             bit = value & signals.STR_EPP_TIMEOUT
             if (self._epp_clear == "write1" and bit) or (self._epp_clear == "write0" and not bit):
                 self._epp_timeout = False
@@ -366,9 +349,6 @@ class EmulatedPort(PortBackend):
             self._engine_select()
 
     # --- EPP ------------------------------------------------------------------------------------
-    def _epp_decoded(self) -> bool:
-        return self._epp_ok
-
     def read_epp_address(self) -> int:
         return self._epp_cycle(write=False, address=True)
 
@@ -544,7 +524,7 @@ class EmulatedPort(PortBackend):
     def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
         """One hardware EPP cycle (ieee1284.md §1.6): the CPU is held until nWait answers."""
         self._tick()
-        if not self._epp_decoded():
+        if not self._epp_ok:
             return 0xFF  # nothing decodes base+3/base+4 on this port
         strobe = NSELECTIN if address else NAUTOFD
         self._ovr_mask = NSTROBE | NAUTOFD | NSELECTIN
@@ -783,6 +763,3 @@ class EmulatedPort(PortBackend):
         caps = self.capabilities
         devices = ", ".join(d.describe() for d in self.cable) or "nothing attached"
         return f"emulated {caps.kind} port at {caps.base:#x}: {devices}"
-
-
-Callback = Callable[[], None]
