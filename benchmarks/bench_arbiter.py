@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 
 from parport import nt
-from parport.driver import Handle, open_bus
+from parport.driver import open_bus
 
-from .common import best_of, table
+from .common import best_of, handoff, table
 
 ROUNDS = 20_000
 REPEATS = 5
@@ -64,30 +63,12 @@ def _callback_round_trip() -> float:
     return result
 
 
-def _wait_for_grant(waiter: Handle, queued: threading.Event, done: list[float]) -> None:
-    irp = waiter.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-    queued.set()
-    irp.wait()
-    done.append(time.perf_counter())
-
-
 def _grant_latency(samples: int = 300) -> float:
     """Median µs from the owner's FREE call to the waiter's ALLOCATE returning, across threads."""
     bus = open_bus("emu:chain=")
     owner, waiter = bus.create_file(PORT), bus.create_file(PORT)
-    latencies: list[float] = []
-    for _ in range(samples):
-        owner.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-        queued = threading.Event()
-        done: list[float] = []
-        thread = threading.Thread(target=_wait_for_grant, args=(waiter, queued, done))
-        thread.start()
-        queued.wait()
-        start = time.perf_counter()
-        owner.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE)
-        thread.join()
-        latencies.append((done[0] - start) * 1e6)
-        waiter.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE)
+    allocate, free = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+    latencies, _ = handoff(bus, owner, waiter, allocate, free, samples=samples)
     bus.close()
     return statistics.median(latencies)
 

@@ -8,14 +8,12 @@ deselect of the engine (what a lock/unlock pair must do on the wire at the least
 from __future__ import annotations
 
 import statistics
-import threading
-import time
 
 from parport import nt
-from parport.driver import Handle, open_bus
+from parport.driver import open_bus
 from parport.ieee1284 import dot3
 
-from .common import best_of, table
+from .common import best_of, handoff, table
 
 PAIRS = 300
 REPEATS = 5
@@ -46,34 +44,11 @@ def _lock_unlock() -> tuple[float, float, float]:
     return wall, virtual[-1], floor
 
 
-def _waiter(h: Handle, queued: threading.Event, done: list[float]) -> None:
-    irp = h.submit_internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
-    queued.set()
-    irp.wait()
-    done.append(time.perf_counter())
-
-
 def _handoff(samples: int = 200) -> tuple[float, float]:
     bus = open_bus("emu:")
     first, second = bus.create_file("LPT1.0"), bus.create_file("LPT1.1")
-    arbiter = bus.fdo.arbiter
-    port = bus.hardware
-    wall: list[float] = []
-    virtual: list[float] = []
-    for _ in range(samples):
-        first.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
-        queued = threading.Event()
-        done: list[float] = []
-        thread = threading.Thread(target=_waiter, args=(second, queued, done))
-        thread.start()
-        queued.wait()
-        arbiter.wait_for(lambda a: a.query_num_waiters() == 1, 30)
-        start, vstart = time.perf_counter(), port.now()
-        first.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
-        thread.join()
-        wall.append((done[0] - start) * 1e6)
-        virtual.append(port.now() - vstart)
-        second.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+    lock, unlock = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+    wall, virtual = handoff(bus, first, second, lock, unlock, samples=samples)
     bus.close()
     return statistics.median(wall), statistics.median(virtual)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable, Sequence
+
+from parport.driver import Handle, ParallelBus
 
 
 def best_of(repeats: int, run: Callable[[], None]) -> float:
@@ -63,3 +66,38 @@ def method_call_floor_ns(calls: int = 200_000, repeats: int = 5) -> float:
             method(4)
 
     return best_of(repeats, run) / calls * 1e9
+
+
+def _take(waiter: Handle, code: int, queued: threading.Event, done: list[float]) -> None:
+    irp = waiter.submit_internal_device_control(code)
+    queued.set()
+    irp.wait()
+    done.append(time.perf_counter())
+
+
+def handoff(
+    bus: ParallelBus, owner: Handle, waiter: Handle, take: int, give: int, *, samples: int
+) -> tuple[list[float], list[float]]:
+    """Per sample, wall µs and virtual µs from ``owner``'s ``give`` call until ``waiter``'s
+    ``take``, queued behind it from another thread, has completed.
+
+    The owner takes the port first; the clock starts once the arbiter holds exactly one waiter,
+    so the span is the handoff alone. The waiter gives the port back after each sample."""
+    wall: list[float] = []
+    virtual: list[float] = []
+    arbiter, port = bus.fdo.arbiter, bus.hardware
+    for _ in range(samples):
+        owner.internal_device_control(take)
+        queued = threading.Event()
+        done: list[float] = []
+        thread = threading.Thread(target=_take, args=(waiter, take, queued, done))
+        thread.start()
+        queued.wait()
+        arbiter.wait_for(lambda a: a.query_num_waiters() == 1, 30)
+        start, vstart = time.perf_counter(), port.now()
+        owner.internal_device_control(give)
+        thread.join()
+        wall.append((done[0] - start) * 1e6)
+        virtual.append(port.now() - vstart)
+        waiter.internal_device_control(give)
+    return wall, virtual
