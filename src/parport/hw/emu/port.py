@@ -212,6 +212,11 @@ class EmulatedPort(PortBackend):
             data = None
         else:
             data = self._data
+        self._put(data, ctl)
+
+    def _put(self, data: int | None, ctl: int) -> None:
+        """Put ``data`` (None: host drivers off) and the control pins on the cable if they differ
+        from what it carries, then let the listeners hear what the peripherals answered."""
         old_data, old_ctl = self._lines
         if data == old_data and ctl == old_ctl:
             return
@@ -299,17 +304,7 @@ class EmulatedPort(PortBackend):
         self._data = value
         if self._ovr_tristate or self._ovr_data is not None or (self._rev_ok and self._ctr & 0x20):
             return  # the data lines are not driven from the data register right now
-        lines = self._lines
-        if value == lines[0]:
-            return
-        self._lines = (value, lines[1])
-        self._in_drive = True
-        try:
-            self.cable.head.drive(value, lines[1])
-        finally:
-            self._in_drive = False
-        if self._dirty or self._observers or self._ctr & signals.CTR_ACKINTEN:
-            self._changed()
+        self._put(value, self._lines[1])
 
     def read_status(self) -> int:
         self._tick()
