@@ -16,7 +16,6 @@ wire. A lock lasts until UNLOCK or the cleanup of its handle (A7, A8).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -123,7 +122,6 @@ class ParallelDevice(DeviceObject):
         self.selected = False  # this device is selected on the wire (daisy, Zip)
         self.locked = False  # AllocatedByLockPort
         self.lock_selected = False  # the lock (not a request) selected the device
-        self.lock_handle: Handle | None = None
         self.forward_mode = nt.CENTRONICS
         self.reverse_mode = nt.NIBBLE
         self.bad_modes = 0
@@ -134,7 +132,6 @@ class ParallelDevice(DeviceObject):
         self.dot3_event: Any = None
         self.connected_class = False  # PARCLASS_CONNECT done
         self._idle_timer: Any = None
-        self._state_lock = threading.RLock()
 
     # --- addressing -----------------------------------------------------------------------------
     def command(self, flags: int = 0) -> nt.PARALLEL_1284_COMMAND:
@@ -181,7 +178,6 @@ class ParallelDevice(DeviceObject):
 
     def _release_everything(self) -> None:
         self.locked = False
-        self.lock_handle = None
         self.dot3_event = None
         if self.owns_port:
             self._give_back()
@@ -575,13 +571,11 @@ class ParallelDevice(DeviceObject):
             self.selected = True
         self.locked = True
         self.lock_selected = True
-        self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
         irp.complete(nt.STATUS_SUCCESS)
 
     def _lock_no_select(self, irp: nt.Irp) -> None:
         self.lock_selected = False
         self.locked = True
-        self.lock_handle = irp.handle if isinstance(irp.handle, Handle) else None
         irp.complete(nt.STATUS_SUCCESS)
 
     def _unlock(self, irp: nt.Irp) -> None:
@@ -589,7 +583,6 @@ class ParallelDevice(DeviceObject):
             irp.complete(nt.STATUS_SUCCESS)  # A1: nothing held, nothing touched
             return
         self.locked = False
-        self.lock_handle = None
         status = self._give_back()  # deselects, then frees even if the deselect failed (A2)
         irp.complete(nt.STATUS_SUCCESS if status == nt.STATUS_SUCCESS else nt.STATUS_UNSUCCESSFUL)
 
@@ -598,7 +591,6 @@ class ParallelDevice(DeviceObject):
             irp.complete(nt.STATUS_SUCCESS)  # A1
             return
         self.locked = False
-        self.lock_handle = None
         if self.lock_selected:
             # The client keeps the wire as the lock left it (selected). A selection the driver
             # made for a request of its own is still undone when the port is given back.
