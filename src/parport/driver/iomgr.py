@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from .. import nt
@@ -210,6 +210,17 @@ class Handle(Closing):
         return f"<Handle {self.name}{' closed' if self._closed else ''}>"
 
 
+def _unused_name(name: str, taken: Container[str]) -> str:
+    """``name``, or the first of ``name-1`` … ``name-9`` not in ``taken`` (Part B §2.2)."""
+    for attempt in range(MAX_COLLISIONS + 1):
+        candidate = name + (f"-{attempt}" if attempt else "")
+        if candidate not in taken:
+            return candidate
+    raise nt.NtStatusError.from_status(
+        nt.STATUS_OBJECT_NAME_COLLISION, f"{name}: every suffix -1..-{MAX_COLLISIONS} is taken"
+    )
+
+
 class IoManager:
     """Device objects by internal name and symbolic link; opens handles to them."""
 
@@ -218,34 +229,15 @@ class IoManager:
         self._links: dict[str, DeviceObject] = {}
         self._handles: set[Handle] = set()
         self._lock = threading.RLock()
-        self.on_open: Callable[[Handle], None] | None = None
 
-    def register(self, device: DeviceObject, symlinks: list[str] = ()) -> DeviceObject:  # type: ignore[assignment]
+    def register(self, device: DeviceObject, symlinks: Iterable[str] = ()) -> DeviceObject:
         """Add ``device``; on a name collision append ``-1`` … ``-9`` (Part B §2.2)."""
         with self._lock:
-            base = device.name
-            suffix = ""
-            for attempt in range(MAX_COLLISIONS + 1):
-                suffix = f"-{attempt}" if attempt else ""
-                if base + suffix not in self._objects:
-                    break
-            else:
-                raise nt.NtStatusError.from_status(
-                    nt.STATUS_OBJECT_NAME_COLLISION, f"{base}: every suffix -1..-9 is taken"
-                )
-            device.name = base + suffix
+            device.name = _unused_name(device.name, self._objects)
             self._objects[device.name] = device
             device.iomgr = self
             for link in symlinks:
-                name = normalize_name(link)
-                for attempt in range(MAX_COLLISIONS + 1):
-                    candidate = name + (f"-{attempt}" if attempt else "")
-                    if candidate not in self._links:
-                        break
-                else:
-                    raise nt.NtStatusError.from_status(
-                        nt.STATUS_OBJECT_NAME_COLLISION, f"{name}: every suffix is taken"
-                    )
+                candidate = _unused_name(normalize_name(link), self._links)
                 self._links[candidate] = device
                 device.symlinks.append(candidate)
         return device
