@@ -124,7 +124,6 @@ class PortArbiter:
                 else:
                     self._queue[id(irp)] = waiter
                     self._notify()
-                    irp.driver_context = waiter
                     if self.trace is not None:
                         self.trace.append(("queued", irp))
                     cancelled_now = False

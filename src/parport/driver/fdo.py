@@ -83,7 +83,6 @@ class ParallelPort(DeviceObject):
         self._isrs: list[_Isr] = []
         self._isr_lock = threading.Lock()
         self.wire_lock = threading.RLock()  # one wire sequence at a time on the backend
-        self._context_token = 0
         self._selections: dict[int, nt.PARALLEL_1284_COMMAND] = {}  # port handle → its select
 
     # --- IRP majors (§5.1) ----------------------------------------------------------------------

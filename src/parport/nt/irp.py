@@ -20,7 +20,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .ioctl import ioctl_name
 from .major import IRP_MJ
@@ -69,7 +68,6 @@ class Irp:
         "_lock",
         "_result",
         "code",
-        "driver_context",
         "handle",
         "input",
         "major_function",
@@ -96,9 +94,6 @@ class Irp:
         self.input = bytes(input)
         self.output_length = output_length
         self.handle = handle
-        # Storage the driver that currently owns the request may use (queue entries, times);
-        # like the Tail.Overlay.DriverContext of a Windows IRP.
-        self.driver_context: Any = None
         self._lock = threading.Lock()
         self._result: IoStatus | None = None
         self._cancelled = False
