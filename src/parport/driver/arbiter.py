@@ -52,7 +52,6 @@ class PortArbiter:
         self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
-        self._self_waiters = 0  # the bus scan waiting for the port counts as a waiter (§10.3)
         self.allocations = 0  # WMI-style counters
         self.frees = 0
         self.on_idle: Callable[[], None] | None = None  # freed with nobody waiting (ISR checks)
@@ -70,9 +69,10 @@ class PortArbiter:
         return self._owner is owner
 
     def query_num_waiters(self) -> int:
-        """Exactly the queued ALLOCATE and SELECT requests (plus a waiting bus scan)."""
+        """Exactly the queued ALLOCATE and SELECT requests (§10.3). A bus scan waits for the port
+        with an ALLOCATE request of its own, so it counts as one waiter like the sample's FDO."""
         with self._lock:
-            return len(self._queue) + self._self_waiters
+            return len(self._queue)
 
     def waiters(self) -> list[Waiter]:
         with self._lock:
@@ -153,15 +153,6 @@ class PortArbiter:
         self._after_free(grant)
         return True
 
-    def force_free(self) -> None:
-        """Release the port whoever holds it (the port is going away)."""
-        with self._lock:
-            if self._owner is None:
-                return
-            self.frees += 1
-            grant = self._next_locked()
-        self._after_free(grant)
-
     def _next_locked(self) -> Grant | None:
         self._notify()
         while self._queue:
@@ -210,7 +201,3 @@ class PortArbiter:
         for waiter in reversed(mine):
             waiter.irp.cancel()
         return len(mine)
-
-    def count_self_waiter(self, delta: int) -> None:
-        with self._lock:
-            self._self_waiters += delta

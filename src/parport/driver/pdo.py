@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 Status = int
 IDLE_RELEASE_NS = 250_000_000  # §11.4: the 250 ms idle tick
-DEVICE_ID_BUFFER = 0x10000
 
 # Internal requests that run on the worker (§8) and device controls that do (§9.2).
 QUEUED_INTERNAL = frozenset(

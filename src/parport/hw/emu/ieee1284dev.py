@@ -140,7 +140,6 @@ class Ieee1284Peripheral(Peripheral):
         self._src: bytes | bytearray = self.reverse_data
         self._src_pos = 0
         self._rev_pos = 0
-        self._id_reads = 0
 
     @property
     def phase(self) -> str:
@@ -334,7 +333,6 @@ class Ieee1284Peripheral(Peripheral):
         if request & 0x04:
             self._src = device_id_stream(self.device_id, self.id_length_format)
             self._src_pos = 0
-            self._id_reads += 1
         else:
             self._src = self.reverse_data
             self._src_pos = self._rev_pos
