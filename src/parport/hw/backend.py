@@ -18,7 +18,6 @@ from typing import Final
 from .. import nt
 from .clock import Clock
 from .lifetime import Closing
-from .signals import CTR_DIRECTION
 
 __all__ = [
     "PORT_KINDS",
@@ -244,15 +243,6 @@ class PortBackend(Closing, ABC):
             if self.clock.now() >= deadline:
                 return None
             self.clock.sleep(1.0)
-
-    def set_reverse(self, reverse: bool) -> None:
-        """Turn the host's data drivers off (reverse) or on (forward) through the control bit 5."""
-        ctr = self.read_control()
-        self.write_control(ctr | CTR_DIRECTION if reverse else ctr & ~CTR_DIRECTION)
-
-    def write_data_block(self, data: bytes) -> None:
-        for byte in data:
-            self.write_data(byte)
 
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
         """String output to the EPP data (or address) register, like ``rep outsb``: the number
