@@ -202,11 +202,7 @@ class ParallelPort(DeviceObject):
             struct = self.pnp_information(_handle(irp))
         else:
             struct = self.more_information()
-        if irp.output_length < struct.SIZE:
-            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
-            return
-        data = struct.pack()
-        irp.complete(nt.STATUS_SUCCESS, len(data), data)  # A11, A12
+        irp.complete_struct(struct)  # A11, A12
 
     # --- chip modes (§7.7, §7.8; A17) -----------------------------------------------------------
     def set_chip_mode(self, owner: object, mode_flags: int) -> Status:

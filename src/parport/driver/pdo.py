@@ -219,11 +219,7 @@ class ParallelDevice(DeviceObject):
         else:
             irp.complete(nt.STATUS_INVALID_PARAMETER)
             return
-        if irp.output_length < struct.SIZE:
-            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
-            return
-        data = struct.pack()
-        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+        irp.complete_struct(struct)
 
     # --- internal device controls (§8) ----------------------------------------------------------
     def _internal(self, irp: nt.Irp) -> None:

@@ -20,10 +20,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .ioctl import ioctl_name
 from .major import IRP_MJ
 from .status import NT_SUCCESS, NTSTATUS, status_name
+
+if TYPE_CHECKING:
+    from .structs import NtStruct
 
 __all__ = ["CancelRoutine", "IoStatus", "Irp", "IrpAlreadyCompletedError", "IrpCallback"]
 
@@ -159,6 +163,15 @@ class Irp:
             event.set()
         for callback in callbacks:
             self._run_callback(callback)
+
+    def complete_struct(self, struct: NtStruct) -> None:
+        """Complete with ``struct`` as the output, or STATUS_BUFFER_TOO_SMALL (nothing written)
+        when the output buffer is shorter than the structure."""
+        if self.output_length < struct.SIZE:
+            self.complete(NTSTATUS.STATUS_BUFFER_TOO_SMALL)
+            return
+        data = struct.pack()
+        self.complete(NTSTATUS.STATUS_SUCCESS, len(data), data)
 
     def add_done_callback(self, callback: IrpCallback) -> None:
         """Call ``callback(irp)`` after completion (at once, in this thread, if already done)."""
