@@ -3,13 +3,18 @@ same virtual time as the same cycles emulated one by one (forced by a line obser
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parport import nt
 from parport.hw import open_backend
+from parport.hw.backend import Cadence
 from parport.hw.emu import EmulatedPort, Fault, Ieee1284Peripheral
 from parport.ieee1284 import Session
+from parport.ieee1284.transfer import BYTE_CADENCE, COMPAT_CADENCE, Transfer
 
 
 def _epp_port(observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
@@ -110,3 +115,153 @@ def test_ecp_fifo_reverse_matches_cycle_by_cycle(runs: list[tuple[int, int]], wa
         results.append((result.status, result.data, port.accesses - accesses, port.now() - start))
     assert results[0] == results[1]  # same bytes, same accesses, same virtual time
     assert results[0][1] == payload[:want]
+
+
+# --- software handshakes (compatibility, byte, ECP without the FIFO) taken many bytes at once ---
+
+CHAINS = ["printer", "daisy+printer", "daisy+daisy+printer", "zip+printer"]
+
+
+def _software_port(chain: str, observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
+    port = open_backend(f"emu:chain={chain}")
+    assert isinstance(port, EmulatedPort)
+    if observed:
+        port.add_line_observer(lambda state: None)  # every line change watched: cycle by cycle
+    printer = port.chain[-1]
+    assert isinstance(printer, Ieee1284Peripheral)
+    return port, printer
+
+
+def _outcome(
+    port: EmulatedPort, printer: Ieee1284Peripheral, call: Callable[..., object], *args: object
+) -> tuple[object, ...]:
+    """What ``call(*args)`` did: its result, the bytes taken, accesses, virtual time, and the
+    state of the lines and the peripheral after it."""
+    start, accesses = port.now(), port.accesses
+    result = call(*args)
+    return (
+        result,
+        bytes(printer.received),
+        port.accesses - accesses,
+        port.now() - start,
+        printer.phase,
+        port.cable.head.status(),  # the lines right at the end, before anything moves time
+        port.read_status(),
+        port.clock.next_event_ns(),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(CHAINS),
+    st.binary(max_size=300),
+    st.sampled_from([None, Fault.PAPER_OUT, Fault.OFF_LINE, Fault.POWER_OFF]),
+    st.integers(0, 320),
+    st.one_of(st.none(), st.integers(0, 3000)),
+)
+def test_compat_write_matches_cycle_by_cycle(
+    chain: str, data: bytes, fault: Fault | None, after: int, at_us: int | None
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        session = Session(port, budget_us=20_000)
+        if fault is not None:
+            if at_us is None:
+                port.inject(fault, printer, after_bytes=after)
+            else:
+                port.inject(fault, printer, at_us=port.now() + at_us + 0.5)
+        results.append(_outcome(port, printer, session.write, data, nt.CENTRONICS))
+        again = _outcome(port, printer, session.write, b"\x1b@\xaa" * 3, nt.CENTRONICS)
+        results.append(again)
+    assert results[0] == results[2] and results[1] == results[3]
+    if fault is None:
+        assert bytes(results[0][1]).startswith(data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(CHAINS),
+    st.binary(max_size=400),
+    st.integers(0, 500),
+    st.sampled_from([nt.BYTE_BIDIR, nt.ECP_SW]),
+    st.one_of(st.none(), st.integers(0, 6000)),
+)
+def test_reverse_software_reads_match_cycle_by_cycle(
+    chain: str, payload: bytes, want: int, mode: int, power_off_us: int | None
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        printer.queue_reverse(payload)
+        session = Session(port, ecp_rle=False)
+        if power_off_us is not None:
+            port.inject(Fault.POWER_OFF, printer, at_us=port.now() + power_off_us + 0.5)
+        results.append(_outcome(port, printer, session.read, want, mode))
+        results.append(_outcome(port, printer, session.read, want, mode))
+    assert results[0] == results[2] and results[1] == results[3]
+    if power_off_us is None and want and payload:
+        first = results[0][0]
+        assert isinstance(first, Transfer)
+        assert first.data == payload[: len(first.data)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(CHAINS),
+    st.binary(max_size=300),
+    st.one_of(st.none(), st.integers(0, 300)),
+)
+def test_ecp_software_write_matches_cycle_by_cycle(
+    chain: str, data: bytes, fault_after: int | None
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        session = Session(port, ecp_rle=False)
+        if fault_after is not None:
+            port.inject(Fault.POWER_OFF, printer, after_bytes=fault_after)
+        results.append(_outcome(port, printer, session.write, data, nt.ECP_SW))
+        results.append(_outcome(port, printer, session.write, b"\xaa\x55", nt.ECP_SW))
+    assert results[0] == results[2] and results[1] == results[3]
+
+
+def test_when_the_emulator_takes_handshakes_whole() -> None:
+    """The fast path is taken only where nothing can tell: checked on what it refuses."""
+    port, printer = _software_port("printer", observed=False)
+    port.write_control(0x0C)
+    assert port.handshake_write("compat", b"hello", COMPAT_CADENCE) == 5
+    assert bytes(printer.received) == b"hello"
+    port.write_control(0x1C)  # nAck interrupt armed: every pulse must be seen
+    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0
+    port.write_control(0x0D)  # not between bytes
+    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0
+
+    port, printer = _software_port("daisy+printer", observed=False)
+    port.write_control(0x0C)
+    assert port.handshake_write("compat", b"ab\xaa\x55", COMPAT_CADENCE) == 2  # CPP could start
+
+    port, printer = _software_port("zip+printer", observed=False)
+    printer.queue_reverse(b"data")
+    assert Session(port).read(4, nt.BYTE_BIDIR).data == b"data"
+    printer.queue_reverse(b"more")
+    port.write_control(0x24)
+    assert port.handshake_read("byte", 4, BYTE_CADENCE) == b""  # the Zip samples nAutoFd
+
+    port, printer = _software_port("printer", observed=True)
+    port.write_control(0x0C)
+    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0  # traced
+
+
+def test_software_transfers_take_bursts() -> None:
+    port, printer = _software_port("daisy+printer", observed=False)
+    calls: list[int] = []
+    take = port.handshake_write
+
+    def spy(mode: str, data: bytes, cadence: Cadence) -> int:
+        calls.append(count := take(mode, data, cadence))
+        return count
+
+    port.handshake_write = spy  # type: ignore[method-assign]
+    assert Session(port).write(bytes(10_000), nt.CENTRONICS).count == 10_000
+    assert sum(calls) == 10_000 and len([c for c in calls if c]) == 3  # 4096 + 4096 + 1808

@@ -9,6 +9,7 @@ from parport import nt
 from parport.hw import open_backend
 from parport.hw.emu import EmulatedPort, Fault, Ieee1284Peripheral
 from parport.ieee1284 import Negotiation, Session
+from parport.ieee1284.transfer import CHUNK
 
 
 def _session(
@@ -67,11 +68,22 @@ def test_stall_callback_gives_the_port_away_and_can_end_the_write() -> None:
 
 def test_cancellation_between_bytes() -> None:
     port, session, printer = _session()
-    sent: list[int] = []
+    port.add_line_observer(lambda state: None)  # traced: every byte is its own handshake
     result = session.write(bytes(50), nt.CENTRONICS, cancelled=lambda: len(printer.received) >= 20)
-    sent.append(result.count)
     assert result.status == nt.STATUS_CANCELLED
     assert result.count == 20 == len(printer.received)
+
+
+@pytest.mark.parametrize("mode", [nt.CENTRONICS, nt.ECP_SW])
+def test_cancellation_between_handshake_bursts(mode: int) -> None:
+    """Where the emulator takes many handshakes at once, cancellation is checked between bursts
+    of at most CHUNK bytes, and the count is still exactly what the printer took."""
+    port, session, printer = _session(ecp_rle=False)
+    result = session.write(
+        bytes(3 * CHUNK), mode, cancelled=lambda: len(printer.received) >= CHUNK // 2
+    )
+    assert result.status == nt.STATUS_CANCELLED
+    assert result.count == CHUNK == len(printer.received)
 
 
 def test_refused_negotiation_is_a_clear_result_not_a_hang() -> None:

@@ -21,6 +21,7 @@ from .lifetime import Closing
 
 __all__ = [
     "PORT_KINDS",
+    "Cadence",
     "Capabilities",
     "InterruptHandler",
     "LineObserver",
@@ -43,6 +44,25 @@ InterruptHandler = Callable[[], None]
 
 class UnsupportedRegisterError(OSError):
     """The backend cannot reach that register (e.g. no ECR on this port, or ppdev has no ECR)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """The register work of one byte of a software handshake loop of the IEEE 1284 engine.
+
+    A backend that can run many such bytes at once (``PortBackend.handshake_write`` and
+    ``handshake_read``) charges exactly this per byte, so counts of accesses and the time on the
+    backend's clock stay what the loop itself would have made. Each byte starts with the control
+    register at ``control`` and ends with it there again. ``strobe_tail_*`` (compatibility mode,
+    whose bytes start with a status read) is what follows the falling edge of nStrobe within the
+    byte: the printer's Busy and nAck pulse must be over by the next byte's status read.
+    """
+
+    control: int
+    accesses: int
+    delay_us: float = 0.0
+    strobe_tail_accesses: int = 0
+    strobe_tail_us: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +263,21 @@ class PortBackend(Closing, ABC):
             if self.clock.now() >= deadline:
                 return None
             self.clock.sleep(1.0)
+
+    # --- many bytes of a software handshake at once ---------------------------------------------
+    def handshake_write(self, mode: str, data: bytes, cadence: Cadence) -> int:
+        """Send the leading bytes of ``data`` with the software handshake of ``mode``
+        (``"compat"``: compatibility, ``"ecp"``: ECP forward data) exactly as the engine's loop
+        would, one ``cadence`` a byte; return how many were sent (0: the engine's loop does it).
+
+        Only a backend that can tell the outcome equals the loop's may take bytes: the emulator
+        when no event, fault, interrupt or trace can tell; this default takes none."""
+        return 0
+
+    def handshake_read(self, mode: str, length: int, cadence: Cadence) -> bytes:
+        """Receive up to ``length`` bytes with the software handshake of ``mode`` (``"byte"``,
+        ``"ecp"``: ECP reverse data) as the engine's loop would; b"" leaves it to the loop."""
+        return b""
 
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
         """String output to the EPP data (or address) register, like ``rep outsb``: the number

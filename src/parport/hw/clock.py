@@ -11,7 +11,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 __all__ = ["Cancellable", "Clock", "MonotonicClock", "ScheduledCall", "VirtualClock"]
@@ -119,13 +119,16 @@ class VirtualClock:
     def call_later(self, delay_ns: int, callback: Callable[[], None]) -> ScheduledCall:
         return self.call_at(self._now + delay_ns, callback)
 
-    def next_event_ns(self) -> int | None:
-        """When the next pending event is due, or None."""
+    def next_event_ns(self, ignore: Collection[ScheduledCall] = ()) -> int | None:
+        """When the next pending event is due, or None; events in ``ignore`` do not count."""
         with self._lock:
             queue = self._queue
             while queue and queue[0][2].cancelled:
                 heapq.heappop(queue)
-            return queue[0][0] if queue else None
+            if not ignore or not queue:
+                return queue[0][0] if queue else None
+            due = [when for when, _, call in queue if not call.cancelled and call not in ignore]
+            return min(due) if due else None
 
     def advance_to(self, when_ns: int) -> None:
         """Move time forward to ``when_ns``, running every event due on the way."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import nt
-from ..hw.backend import PortBackend
+from ..hw.backend import Cadence, PortBackend
 from . import lines
 from .timing import COMPAT_SETUP_US, EPP_TIMEOUT_US, STROBE_US, TL_US
 
@@ -39,6 +39,22 @@ STALL_CHUNK_US = 100_000.0  # how long one wait for a stalled printer lasts betw
 
 def _never() -> bool:
     return False
+
+
+CHUNK = 4096  # block transfers and handshake bursts check for cancellation between chunks
+
+# One byte of each software loop below, for backends that run many at once (PortBackend.
+# handshake_write/handshake_read): keep these in step with the loops.
+COMPAT_CADENCE = Cadence(
+    control=0x0C,
+    accesses=4,  # status, data, nStrobe low, nStrobe high
+    delay_us=3 * COMPAT_SETUP_US,
+    strobe_tail_accesses=1,
+    strobe_tail_us=2 * COMPAT_SETUP_US,
+)
+BYTE_CADENCE = Cadence(control=0x24, accesses=9, delay_us=STROBE_US)
+ECP_FWD_CADENCE = Cadence(control=0x04, accesses=5)
+ECP_REV_CADENCE = Cadence(control=0x22, accesses=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +117,21 @@ def compat_write(
     start = port.accesses
     deadline = port.now() + budget_us
     write_data, write_control, sleep = port.write_data, port.write_control, port.sleep
+    burst = port.handshake_write
     write_control(0x0C)
     count = 0
-    for byte in data:
+    while count < len(data):
         if cancelled():
             return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
+        sent = burst("compat", data[count : count + CHUNK], COMPAT_CADENCE)
+        if sent:
+            count += sent
+            continue
         if port.read_status() & 0x88 != 0x88:
             status = _wait_ready(port, deadline, cancelled, on_stall)
             if status != nt.STATUS_SUCCESS:
                 return Transfer(status, count, accesses=port.accesses - start)
-        write_data(byte)
+        write_data(data[count])
         sleep(COMPAT_SETUP_US)
         write_control(0x0D)  # nStrobe low: the peripheral latches the byte
         sleep(COMPAT_SETUP_US)
@@ -208,9 +229,16 @@ def byte_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> 
     """Byte-mode read (§2.5: events 14, 7, 9, 10, 11, 16, 17), the data lines turned around."""
     start = port.accesses
     out = bytearray()
-    write_control, wait = port.write_control, port.wait_status
+    write_control, wait, burst = port.write_control, port.wait_status, port.handshake_read
     status = nt.STATUS_SUCCESS
     while len(out) < length:
+        chunk = burst("byte", min(CHUNK, length - len(out)), BYTE_CADENCE)
+        if chunk:
+            out += chunk
+            if cancelled():
+                status = nt.STATUS_CANCELLED
+                break
+            continue
         if port.read_status() & nt.DSR_NOT_FAULT:
             break
         if cancelled():
@@ -246,9 +274,15 @@ def ecp_write_sw(
     write_data, write_control, wait = port.write_data, port.write_control, port.wait_status
     write_control(ctr)
     count = 0
-    for byte in data:
+    while count < len(data):
         if cancelled():
             return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
+        if not command:
+            sent = port.handshake_write("ecp", data[count : count + CHUNK], ECP_FWD_CADENCE)
+            if sent:
+                count += sent
+                continue
+        byte = data[count]
         write_data(byte)
         write_control(ctr | 0x01)  # event 34: HostClk low
         if wait(nt.DSR_NOT_BUSY, 0, TL_US) is None:  # event 35: PeriphAck high
@@ -304,12 +338,17 @@ def ecp_read_sw(port: PortBackend, length: int, cancelled: Cancelled = _never) -
     start = port.accesses
     out = bytearray()
     repeat = 1
-    write_control, wait = port.write_control, port.wait_status
+    write_control, wait, burst = port.write_control, port.wait_status, port.handshake_read
     status = nt.STATUS_SUCCESS
     while len(out) < length:
         if cancelled():
             status = nt.STATUS_CANCELLED
             break
+        if repeat == 1:
+            chunk = burst("ecp", min(CHUNK, length - len(out)), ECP_REV_CADENCE)
+            if chunk:
+                out += chunk
+                continue
         dsr = wait(nt.DSR_NOT_ACK, 0, TL_US)  # event 43
         if dsr is None:
             break  # nothing more from the peripheral
@@ -348,9 +387,6 @@ def _clear_timeout(port: PortBackend) -> None:
     status = port.read_status()
     port.write_status(status | 0x01)
     port.write_status(status & 0xFE)
-
-
-CHUNK = 4096  # block transfers check for cancellation between chunks
 
 
 def _write_chunks(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..clock import ScheduledCall
 from .lines import BUSY, NACK, NAUTOFD, NFAULT, NINIT, NSELECTIN, NSTROBE, PERROR, SELECT
 from .peripheral import Fault, Peripheral
 
@@ -128,6 +129,8 @@ class Ieee1284Peripheral(Peripheral):
         self._st = 0  # status pins while in an IEEE 1284 phase
         self._busy = False  # compatibility mode: processing a byte
         self._ack_low = False  # compatibility mode: nAck pulse
+        self._ready_at = 0  # compatibility mode: when the nAck pulse of the last byte ends
+        self._compat_timer: ScheduledCall | None = None  # the Busy/nAck step pending
         self._drive_data: int | None = None
         self._request = 0
         self._mode_byte = False
@@ -248,10 +251,11 @@ class Ieee1284Peripheral(Peripheral):
     def _compat_edges(self, fell: int, rose: int, control: int) -> None:
         if fell & NSTROBE:
             if self._ready():
+                self._ready_at = self.now_ns() + self.busy_ns + self.ack_ns
                 self.record(0xFF if self._data is None else self._data)
                 self._busy = True  # Busy rises within tbusy of the strobe
                 self.notify()
-                self.later(self.busy_ns, self._ack_start)
+                self._compat_timer = self.later(self.busy_ns, self._ack_start)
             else:
                 self.overruns += 1
             return
@@ -266,11 +270,12 @@ class Ieee1284Peripheral(Peripheral):
 
     def _ack_start(self) -> None:
         self._ack_low = True
-        self.later(self.ack_ns, self._ack_end)
+        self._compat_timer = self.later(self.ack_ns, self._ack_end)
 
     def _ack_end(self) -> None:
         self._ack_low = False
         self._busy = False
+        self._compat_timer = None
 
     def _reset(self) -> None:
         self._phase = COMPAT
@@ -606,6 +611,77 @@ class Ieee1284Peripheral(Peripheral):
     def epp_cycle_read(self, address: bool) -> int:
         """One EPP read cycle (events 67/64 to 60): the byte the peripheral drives."""
         return self.epp_address if address else self._epp_read_byte()
+
+    def compat_ready_by(self, when_ns: int) -> bool:
+        """In compatibility mode, answering plainly, and done with the last byte by ``when_ns``."""
+        return (
+            self._phase == COMPAT
+            and not self.faults
+            and (not self._busy or self._ready_at <= when_ns)
+        )
+
+    def compat_timers(self) -> tuple[ScheduledCall, ...]:
+        """The Busy/nAck step still pending for the last byte, if any."""
+        timer = self._compat_timer
+        return () if timer is None else (timer,)
+
+    def compat_burst(self, data: bytes, last_strobe_ns: int) -> None:
+        """Many compatibility-mode bytes at once; the last one's strobe fell at
+        ``last_strobe_ns`` (not yet reached), so its Busy and nAck pulse run from there."""
+        self.record(data)
+        self._busy = True
+        self._ack_low = False
+        self._ready_at = last_strobe_ns + self.busy_ns + self.ack_ns
+        self._compat_timer = self.at(last_strobe_ns + self.busy_ns, self._ack_start)
+
+    def byte_reverse_ready(self) -> bool:
+        """In byte mode between bytes, answering at once: whole bytes can be taken in one step."""
+        return (
+            self._phase == REVERSE
+            and self._mode_byte
+            and self._rs == 0
+            and not self.response_ns
+            and not self.faults
+            and self._drive_data is None
+        )
+
+    def byte_reverse_burst(self, length: int) -> bytes:
+        """Up to ``length`` byte-mode bytes (events 7–17 each), as many as the device has."""
+        pos = self._src_pos
+        data = bytes(self._src[pos : pos + length])
+        self._src_pos = pos + len(data)
+        self._st = self._idle_lines()
+        return data
+
+    def ecp_reverse_sw_ready(self) -> bool:
+        """In ECP reverse with a data byte on the lines (event 43 done), answering at once and
+        sending without run-length encoding: the host's software loop may take bytes whole."""
+        pending = self._ecp_pending
+        return (
+            self._phase == ECP_REV
+            and self._rs == 1
+            and not self._ecp_rle
+            and not self.response_ns
+            and not self.faults
+            and pending is not None
+            and not pending[1]
+        )
+
+    def ecp_reverse_sw_burst(self, length: int) -> bytes:
+        """Up to ``length`` bytes (events 43–46 each, the one on the lines first); the next
+        byte, if any, is left on the lines with PeriphClk low, as after the last event 46."""
+        pos = self._src_pos
+        data = bytes(self._src[pos : pos + length])
+        self._src_pos = pos + len(data)
+        self._ecp_pending = None
+        self._rs = 0
+        self._st |= NACK
+        if self._has_data():
+            self._ecp_send()
+        else:
+            self._drive_data = data[-1]
+            self._st |= NFAULT  # nPeriphRequest high: nothing more to send
+        return data
 
     def burst_ok(self) -> bool:
         """No fault is set to strike after some byte: a whole burst may be taken at once."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ..clock import VirtualClock
+from ..clock import ScheduledCall, VirtualClock
 from .lines import FLOATING_STATUS, IDLE_CONTROL
 
 if TYPE_CHECKING:
@@ -74,15 +74,19 @@ class Peripheral:
     def now_ns(self) -> int:
         return self.clock.now_ns()
 
-    def later(self, delay_ns: int, callback: Callable[[], None]) -> None:
-        """Run ``callback`` after ``delay_ns`` unless the device has gone silent (or been
-        unplugged) by then."""
+    def later(self, delay_ns: int, callback: Callable[[], None]) -> ScheduledCall | None:
+        """Run ``callback`` after ``delay_ns`` (at once if 0) unless the device has gone silent
+        (or been unplugged) by then; the handle of the scheduled call, if one was scheduled."""
         if self.cable is None:
-            return
+            return None
         if delay_ns <= 0:
             callback()
             self.notify()
-            return
+            return None
+        return self.at(self.clock.now_ns() + delay_ns, callback)
+
+    def at(self, when_ns: int, callback: Callable[[], None]) -> ScheduledCall:
+        """Run ``callback`` (then tell the port) when virtual time reaches ``when_ns``."""
 
         def run() -> None:
             if Fault.SILENT in self.faults or self.cable is None:
@@ -90,7 +94,7 @@ class Peripheral:
             callback()
             self.notify()
 
-        self.clock.call_later(delay_ns, run)
+        return self.clock.call_at(when_ns, run)
 
     def notify(self) -> None:
         """Tell the port the lines this device drives may have changed (interrupts, traces)."""

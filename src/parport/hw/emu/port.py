@@ -19,7 +19,7 @@ from collections.abc import Generator, Sequence
 from typing import Final
 
 from .. import signals
-from ..backend import Capabilities, LineObserver, LineState, PortBackend
+from ..backend import Cadence, Capabilities, LineObserver, LineState, PortBackend
 from ..clock import ScheduledCall, VirtualClock
 from .cable import Cable
 from .daisy import DaisyDevice
@@ -376,6 +376,105 @@ class EmulatedPort(PortBackend):
                 return device
             else:
                 return None
+
+    # --- many bytes of a software handshake at once: the engine's loop, charged per byte, when
+    # nothing can tell (no trace, no interrupt, no event due, an IEEE 1284 peripheral answering
+    # at once, nothing on the way that watches the lines) ---
+    def _plain_path(self, forward: bool) -> Ieee1284Peripheral | None:
+        """The target of a software burst, if the lines on the way to it change nothing else.
+
+        Forward bursts through a 1284.3 device stop before any 0xAA (see ``_quiet_prefix``);
+        no reverse burst is taken with a Zip drive on the cable (it samples the data lines on
+        each nAutoFd pulse)."""
+        if self._ctr & signals.CTR_ACKINTEN or self._dirty or self._engine is not None:
+            return None
+        if self._ovr_mask or self._ovr_data is not None or self._ovr_tristate:
+            return None
+        target = self._target()
+        if target is None or not target.burst_ok():
+            return None
+        if not forward and any(isinstance(device, ZipDrive) for device in self.cable):
+            return None
+        return target
+
+    def _quiet_prefix(self, data: bytes) -> int:
+        """How many leading bytes of ``data`` pass every 1284.3 recogniser unnoticed: all before
+        the first 0xAA (the only byte that starts a CPP frame), if there is a 1284.3 device."""
+        if not any(isinstance(device, DaisyDevice) for device in self.cable):
+            return len(data)
+        end = data.find(0xAA)
+        return len(data) if end < 0 else end
+
+    def _cadence_ns(self, cadence: Cadence) -> int:
+        return cadence.accesses * self.access_ns + round(cadence.delay_us * 1000)
+
+    def _fit(self, count: int, per_byte_ns: int, ignore: tuple[ScheduledCall, ...] = ()) -> int:
+        """How many of ``count`` bytes end before the next event not in ``ignore``."""
+        upcoming = self.clock.next_event_ns(ignore)
+        if upcoming is None:
+            return count
+        return min(count, (upcoming - self.clock.now_ns() - 1) // per_byte_ns)
+
+    def handshake_write(self, mode: str, data: bytes, cadence: Cadence) -> int:
+        if self._ctr != cadence.control or self._observers or not data:
+            return 0
+        if mode not in ("compat", "ecp") or (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+            return 0  # the data lines are turned around
+        target = self._plain_path(forward=True)
+        if target is None:
+            return 0
+        per_byte = self._cadence_ns(cadence)
+        count = self._quiet_prefix(data)
+        clock = self.clock
+        start = clock.now_ns()
+        if mode == "compat":
+            tail = cadence.strobe_tail_accesses * self.access_ns + round(
+                cadence.strobe_tail_us * 1000
+            )
+            # The printer must be done with each byte by the next byte's status read.
+            if target.busy_ns + target.ack_ns > tail + self.access_ns:
+                return 0
+            if not target.compat_ready_by(start + self.access_ns):
+                return 0
+            count = self._fit(count, per_byte, target.compat_timers())
+            if count <= 0:
+                return 0
+            clock.advance_to(start + self.access_ns)  # the last byte's Busy and nAck end
+            target.compat_burst(data[:count], start + count * per_byte - tail)
+        else:
+            if not target.ecp_forward_ready() or target._ecp_repeat != 1:
+                return 0
+            count = self._fit(count, per_byte)
+            if count <= 0:
+                return 0
+            target.ecp_take_burst(data[:count])
+        self.accesses += count * cadence.accesses
+        self._data = data[count - 1]
+        self._put(self._data, self._lines[1])
+        clock.advance_to(start + count * per_byte)
+        return count
+
+    def handshake_read(self, mode: str, length: int, cadence: Cadence) -> bytes:
+        if self._ctr != cadence.control or self._observers or length <= 0:
+            return b""
+        if not (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+            return b""  # the host still drives the data lines: left to the loop
+        target = self._plain_path(forward=False)
+        if target is None:
+            return b""
+        count = self._fit(length, self._cadence_ns(cadence))
+        if count <= 0:
+            return b""
+        if mode == "byte" and target.byte_reverse_ready():
+            data = target.byte_reverse_burst(count)
+        elif mode == "ecp" and target.ecp_reverse_sw_ready():
+            data = target.ecp_reverse_sw_burst(count)
+        else:
+            return b""
+        if data:
+            self.accesses += len(data) * cadence.accesses
+            self.clock.advance_to(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
+        return data
 
     def _burst(self, count: int) -> bool:
         """Take ``count`` accesses' time at once if no event falls inside it."""
