@@ -146,37 +146,10 @@ def _outcome(
         port.now() - start,
         printer.phase,
         port.cable.head.status(),  # the lines right at the end, before anything moves time
+        printer._ready_at,  # when the printer's last nAck pulse ended: the strobe's exact time
         port.read_status(),
         port.clock.next_event_ns(),
     )
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    st.sampled_from(CHAINS),
-    st.binary(max_size=300),
-    st.sampled_from([None, Fault.PAPER_OUT, Fault.OFF_LINE, Fault.POWER_OFF]),
-    st.integers(0, 320),
-    st.one_of(st.none(), st.integers(0, 3000)),
-)
-def test_compat_write_matches_cycle_by_cycle(
-    chain: str, data: bytes, fault: Fault | None, after: int, at_us: int | None
-) -> None:
-    results = []
-    for observed in (False, True):
-        port, printer = _software_port(chain, observed)
-        session = Session(port, budget_us=20_000)
-        if fault is not None:
-            if at_us is None:
-                port.inject(fault, printer, after_bytes=after)
-            else:
-                port.inject(fault, printer, at_us=port.now() + at_us + 0.5)
-        results.append(_outcome(port, printer, session.write, data, nt.CENTRONICS))
-        again = _outcome(port, printer, session.write, b"\x1b@\xaa" * 3, nt.CENTRONICS)
-        results.append(again)
-    assert results[0] == results[2] and results[1] == results[3]
-    if fault is None:
-        assert bytes(results[0][1]).startswith(data)
 
 
 @settings(max_examples=40, deadline=None)
@@ -265,3 +238,39 @@ def test_software_transfers_take_bursts() -> None:
     port.handshake_write = spy  # type: ignore[method-assign]
     assert Session(port).write(bytes(10_000), nt.CENTRONICS).count == 10_000
     assert sum(calls) == 10_000 and len([c for c in calls if c]) == 3  # 4096 + 4096 + 1808
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([nt.CENTRONICS, nt.IEEE_COMPATIBILITY]),  # software, the chip's FIFO
+    st.sampled_from(CHAINS),
+    st.binary(max_size=300),
+    st.sampled_from([None, Fault.PAPER_OUT, Fault.OFF_LINE, Fault.POWER_OFF, Fault.STUCK_BUSY]),
+    st.integers(0, 320),
+    st.one_of(st.none(), st.integers(0, 3000)),
+    st.sampled_from([(1000, 500), (3000, 500), (200, 100)]),  # the printer's Busy and nAck
+)
+def test_compat_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    mode: int,
+    chain: str,
+    data: bytes,
+    fault: Fault | None,
+    after: int,
+    at_us: int | None,
+    timing: tuple[int, int],
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        printer.busy_ns, printer.ack_ns = timing
+        session = Session(port, budget_us=20_000)
+        if fault is not None:
+            if at_us is None:
+                port.inject(fault, printer, after_bytes=after)
+            else:
+                port.inject(fault, printer, at_us=port.now() + at_us + 0.5)
+        results.append(_outcome(port, printer, session.write, data, mode))
+        results.append(_outcome(port, printer, session.write, b"\x1b@\xaa" * 7, mode))
+    assert results[0] == results[2] and results[1] == results[3]
+    if fault is None:
+        assert bytes(results[0][1]).startswith(data)

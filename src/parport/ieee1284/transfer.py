@@ -166,11 +166,8 @@ def fifo_compat_write(
         if cancelled():
             status = nt.STATUS_CANCELLED
             break
-        chunk = view[count : count + fifo_depth]
-        for byte in chunk:
-            while port.read_ecr() & 0x02:  # full
-                port.sleep(10)
-            port.write_fifo(byte)
+        chunk = bytes(view[count : count + fifo_depth])
+        port.write_fifo_block(chunk, False, max(0.0, deadline - port.now()))
         drained = False
         while port.now() < deadline:
             if port.read_ecr() & 0x01:

@@ -33,6 +33,7 @@ __all__ = ["EmulatedPort"]
 log = logging.getLogger(__name__)
 
 EPP_TIMEOUT_NS: Final = 10_000
+COMPAT_ENGINE_STEP_NS: Final = 500  # mode 010: data set-up, nStrobe width, data hold
 IRQ_CODES: Final = {7: 1, 9: 2, 10: 3, 11: 4, 14: 5, 15: 6, 5: 7}  # cnfgB bits 5:3
 IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
 
@@ -599,6 +600,8 @@ class EmulatedPort(PortBackend):
     def write_fifo_block(
         self, data: bytes, command: bool = False, timeout_us: float = 35_000
     ) -> int:
+        if self._ecr >> 5 == 2 and self.capabilities.ecr:
+            return self._compat_fifo_block(data, timeout_us)
         target = None
         forward = not self._ctr & signals.CTR_DIRECTION
         if self._afifo and self._engine is None and not self._fifo and forward:
@@ -614,6 +617,57 @@ class EmulatedPort(PortBackend):
             self._tick()  # the chip runs events 34-37 with a peripheral that answers at once
             target.ecp_take(byte, command)
         return len(data)
+
+    def _compat_fifo_block(self, data: bytes, timeout_us: float) -> int:
+        """ECR mode 010 string output, polling the full bit before each byte as the default
+        does; runs of bytes the chip hands to a ready printer between two pushes are taken
+        whole (``_compat_group``). The last byte always goes through the chip's engine."""
+        count = 0
+        total = len(data)
+        while count < total:
+            deadline = self.now() + timeout_us
+            while self.read_ecr() & 0x02:  # full
+                if self.now() > deadline:
+                    return count
+                self.sleep(1)
+            self._tick()  # the access of the byte's write to the FIFO
+            group = self._compat_group(data, count) if count + 1 < total else 0
+            if group:
+                count += group
+                continue
+            self._fifo_push(data[count], command=False)
+            count += 1
+        return count
+
+    def _compat_group(self, data: bytes, start: int) -> int:
+        """How many bytes from ``data[start]`` on, pushed now and then every two accesses (the
+        poll and the write), the chip's compatibility engine would send one by one to a ready
+        printer that is done with each before the next arrives — taken at once, with nothing
+        else due meanwhile. The FIFO stays empty between them, so the host never waits."""
+        if self._observers or self._engine is not None or self._fifo or not self._ecr & 0x04:
+            return 0
+        if self._ctr & signals.CTR_ACKINTEN or self._dirty:
+            return 0
+        target = self._target()
+        if target is None or not target.burst_ok():
+            return 0
+        period = 2 * self.access_ns
+        step = COMPAT_ENGINE_STEP_NS
+        if 3 * step > period or step + target.busy_ns + target.ack_ns > period:
+            return 0  # the chip or the printer would still be busy at the next push
+        now = self.clock.now_ns()
+        if not target.compat_ready_by(now):
+            return 0
+        count = min(len(data) - start - 1, self._quiet_prefix(data[start:]))
+        count = self._fit(count, period)
+        if count <= 0:
+            return 0
+        last_push = now + (count - 1) * period
+        target.compat_burst(data[start : start + count], last_push + step)
+        self.accesses += 2 * (count - 1)
+        self._put(data[start + count - 1], self._lines[1])  # the chip left the last byte out
+        self.clock.advance_to(last_push)
+        return count
 
     def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
         """One hardware EPP cycle (ieee1284.md §1.6): the CPU is held until nWait answers."""
@@ -795,11 +849,11 @@ class EmulatedPort(PortBackend):
             self._update_service()
             self._ovr_data = byte
             self._drive()
-            yield ("delay", 500)  # data set-up
+            yield ("delay", COMPAT_ENGINE_STEP_NS)  # data set-up
             self._set_strobes(NAUTOFD)  # nStrobe low
-            yield ("delay", 500)
+            yield ("delay", COMPAT_ENGINE_STEP_NS)
             self._set_strobes(NSTROBE | NAUTOFD)
-            yield ("delay", 500)  # data hold
+            yield ("delay", COMPAT_ENGINE_STEP_NS)  # data hold
         self._ovr_data = None
 
     def _ecp_forward_engine(self) -> Engine:
