@@ -157,7 +157,7 @@ def _outcome(
     st.sampled_from(CHAINS),
     st.binary(max_size=400),
     st.integers(0, 500),
-    st.sampled_from([nt.BYTE_BIDIR, nt.ECP_SW]),
+    st.sampled_from([nt.NIBBLE, nt.BYTE_BIDIR, nt.ECP_SW]),
     st.one_of(st.none(), st.integers(0, 6000)),
 )
 def test_reverse_software_reads_match_cycle_by_cycle(

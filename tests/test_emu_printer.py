@@ -154,6 +154,20 @@ def test_nibble_status_values_per_nibble() -> None:
     # 0x80 = nibbles 0 then 8; 0x7F = nibbles F then 7 (§2.4 register table).
     assert seen == [0x80, 0x00, 0x38, 0xB8]
     assert port.read_status() & 0x08  # nDataAvail H after the last byte
+    assert not port.read_status() & 0x10  # Select is XFlag again (low for nibble), not data
+
+
+def test_xflag_between_nibble_bytes() -> None:
+    """Nibble data borrows Select (bit 1 of each nibble); between bytes it is XFlag again."""
+    port = make_port("printer", access_ns=0)
+    printer = port.chain[0]
+    assert isinstance(printer, Ieee1284Peripheral)
+    printer.queue_reverse(bytes([0x22, 0x00]))  # Select high in both nibbles of the first
+    assert negotiate(port, 0x00).result == 0
+    for _ in range(2):
+        port.write_control(0x06)
+        port.write_control(0x04)
+    assert port.read_status() & 0x18 == 0x00  # data available (nFault L), XFlag L
 
 
 def test_byte_mode_reverse() -> None:

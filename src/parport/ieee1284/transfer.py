@@ -52,6 +52,7 @@ COMPAT_CADENCE = Cadence(
     strobe_tail_accesses=1,
     strobe_tail_us=2 * COMPAT_SETUP_US,
 )
+NIBBLE_CADENCE = Cadence(control=0x04, accesses=9)
 BYTE_CADENCE = Cadence(control=0x24, accesses=9, delay_us=STROBE_US)
 ECP_FWD_CADENCE = Cadence(control=0x04, accesses=5)
 ECP_REV_CADENCE = Cadence(control=0x22, accesses=5)
@@ -191,6 +192,31 @@ def fifo_compat_write(
 # --- nibble and byte (reverse) -----------------------------------------------------------------
 
 
+_BURST = -1  # _reverse_head: bytes were taken at once
+
+
+def _reverse_head(  # noqa: PLR0917 - the loop's state, passed along
+    port: PortBackend,
+    mode: str,
+    cadence: Cadence,
+    out: bytearray,
+    length: int,
+    cancelled: Cancelled,
+) -> int | None:
+    """The head of the nibble and byte loops: bytes taken at once by the backend (``_BURST``),
+    or a status to stop with (no more data: STATUS_SUCCESS; STATUS_CANCELLED), or None: go on
+    with one byte by hand."""
+    chunk = port.handshake_read(mode, min(CHUNK, length - len(out)), cadence)
+    if chunk:
+        out += chunk
+        return nt.STATUS_CANCELLED if cancelled() else _BURST
+    if port.read_status() & nt.DSR_NOT_FAULT:
+        return nt.STATUS_SUCCESS  # nDataAvail high: no more data
+    if cancelled():
+        return nt.STATUS_CANCELLED
+    return None
+
+
 def nibble_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
     """Nibble-mode read (§2.4, events 7–11 twice a byte). Stops when nDataAvail is high at a
     byte boundary (end of data, STATUS_SUCCESS) or after ``length`` bytes; a peripheral that
@@ -198,12 +224,13 @@ def nibble_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -
     start = port.accesses
     out = bytearray()
     write_control, wait = port.write_control, port.wait_status
-    status = nt.STATUS_SUCCESS
+    status: int = nt.STATUS_SUCCESS
     while len(out) < length:
-        if port.read_status() & nt.DSR_NOT_FAULT:
-            break  # nDataAvail high: no more data
-        if cancelled():
-            status = nt.STATUS_CANCELLED
+        stop = _reverse_head(port, "nibble", NIBBLE_CADENCE, out, length, cancelled)
+        if stop == _BURST:
+            continue
+        if stop is not None:
+            status = stop
             break
         byte = 0
         for shift in (0, 4):
@@ -226,20 +253,14 @@ def byte_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> 
     """Byte-mode read (§2.5: events 14, 7, 9, 10, 11, 16, 17), the data lines turned around."""
     start = port.accesses
     out = bytearray()
-    write_control, wait, burst = port.write_control, port.wait_status, port.handshake_read
-    status = nt.STATUS_SUCCESS
+    write_control, wait = port.write_control, port.wait_status
+    status: int = nt.STATUS_SUCCESS
     while len(out) < length:
-        chunk = burst("byte", min(CHUNK, length - len(out)), BYTE_CADENCE)
-        if chunk:
-            out += chunk
-            if cancelled():
-                status = nt.STATUS_CANCELLED
-                break
+        stop = _reverse_head(port, "byte", BYTE_CADENCE, out, length, cancelled)
+        if stop == _BURST:
             continue
-        if port.read_status() & nt.DSR_NOT_FAULT:
-            break
-        if cancelled():
-            status = nt.STATUS_CANCELLED
+        if stop is not None:
+            status = stop
             break
         write_control(0x24)  # event 14: host drivers off
         write_control(0x26)  # event 7

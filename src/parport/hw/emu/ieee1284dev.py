@@ -127,6 +127,7 @@ class Ieee1284Peripheral(Peripheral):
         self._ctl = NSTROBE | NAUTOFD | NINIT  # what the host drove last, as pin levels
         self._data: int | None = 0
         self._st = 0  # status pins while in an IEEE 1284 phase
+        self._xflag = 0  # SELECT if the negotiated mode's XFlag is high
         self._busy = False  # compatibility mode: processing a byte
         self._ack_low = False  # compatibility mode: nAck pulse
         self._ready_at = 0  # compatibility mode: when the nAck pulse of the last byte ends
@@ -326,12 +327,14 @@ class Ieee1284Peripheral(Peripheral):
         if from_ext_link:
             xflag = accepted  # event 54: XFlag high means accepted
         st = SELECT if xflag else 0
+        self._xflag = st  # the Select line between transfers (nibble data borrows it meanwhile)
         if not accepted:
             self._phase = REJECTED
             self._st = st | PERROR | NFAULT | NACK
             return
         if request == 0x80:
             self._phase = EXT_LINK
+            self._xflag = SELECT
             self._st = SELECT | PERROR | NFAULT | NACK
             return
         self._drive_data = None
@@ -373,7 +376,7 @@ class Ieee1284Peripheral(Peripheral):
     # --- termination ----------------------------------------------------------------------------
     def _terminate(self) -> None:
         """Event 22 seen: events 23 and 24 (Busy high, nFault high, XFlag inverted, nAck low)."""
-        xflag = self._st & SELECT
+        xflag = self._xflag
         self._drive_data = None
         self._st = BUSY | NFAULT | (self._st & PERROR) | (0 if xflag else SELECT)
         self._phase = TERM_24
@@ -395,7 +398,7 @@ class Ieee1284Peripheral(Peripheral):
         return 0 if self._has_data() else NFAULT | PERROR
 
     def _idle_lines(self) -> int:
-        return (self._st & SELECT) | NACK | self._avail_lines()
+        return self._xflag | NACK | self._avail_lines()
 
     def _data_arrived(self) -> None:
         """Reverse-idle interrupt (events 18–21) when data arrives while the host waits."""
@@ -634,11 +637,12 @@ class Ieee1284Peripheral(Peripheral):
         self._ready_at = last_strobe_ns + self.busy_ns + self.ack_ns
         self._compat_timer = self.at(last_strobe_ns + self.busy_ns, self._ack_start)
 
-    def byte_reverse_ready(self) -> bool:
-        """In byte mode between bytes, answering at once: whole bytes can be taken in one step."""
+    def reverse_idle(self, *, byte_mode: bool) -> bool:
+        """In nibble (or byte) mode between bytes, answering at once: whole bytes can be taken
+        in one step."""
         return (
             self._phase == REVERSE
-            and self._mode_byte
+            and self._mode_byte == byte_mode
             and self._rs == 0
             and not self.response_ns
             and not self.faults
@@ -646,7 +650,8 @@ class Ieee1284Peripheral(Peripheral):
         )
 
     def byte_reverse_burst(self, length: int) -> bytes:
-        """Up to ``length`` byte-mode bytes (events 7–17 each), as many as the device has."""
+        """Up to ``length`` nibble- or byte-mode bytes (events 7–11 twice, or 7–17, each), as
+        many as the device has; it is left between bytes, as after the last one."""
         pos = self._src_pos
         data = bytes(self._src[pos : pos + length])
         self._src_pos = pos + len(data)

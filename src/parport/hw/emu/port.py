@@ -458,7 +458,8 @@ class EmulatedPort(PortBackend):
     def handshake_read(self, mode: str, length: int, cadence: Cadence) -> bytes:
         if self._ctr != cadence.control or self._observers or length <= 0:
             return b""
-        if not (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+        turned = self._rev_ok and self._ctr & signals.CTR_DIRECTION
+        if mode != "nibble" and not turned:
             return b""  # the host still drives the data lines: left to the loop
         target = self._plain_path(forward=False)
         if target is None:
@@ -466,7 +467,7 @@ class EmulatedPort(PortBackend):
         count = self._fit(length, self._cadence_ns(cadence))
         if count <= 0:
             return b""
-        if mode == "byte" and target.byte_reverse_ready():
+        if mode in ("nibble", "byte") and target.reverse_idle(byte_mode=mode == "byte"):
             data = target.byte_reverse_burst(count)
         elif mode == "ecp" and target.ecp_reverse_sw_ready():
             data = target.ecp_reverse_sw_burst(count)
