@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -21,12 +21,17 @@ from .lifetime import Closing
 
 __all__ = [
     "PORT_KINDS",
+    "SLEEP",
+    "WAIT",
+    "WRITE_CONTROL",
+    "WRITE_DATA",
     "Cadence",
     "Capabilities",
     "InterruptHandler",
     "LineObserver",
     "LineState",
     "PortBackend",
+    "Step",
     "UnsupportedRegisterError",
 ]
 
@@ -40,6 +45,16 @@ ECP_ECR_OFFSET: Final = 0x402
 PORT_KINDS: Final = ("spp", "ps2", "epp", "ecp", "ecp+epp")
 
 InterruptHandler = Callable[[], None]
+
+# The steps of a register script (PortBackend.run_script), each a tuple whose first item is one of
+# these: (WRITE_DATA, value), (WRITE_CONTROL, value), (SLEEP, microseconds) and
+# (WAIT, mask, value, timeout_us, stop): wait_status, whose result is reported; a wait that times
+# out with ``stop`` true ends the script there.
+WRITE_DATA: Final = 0
+WRITE_CONTROL: Final = 1
+SLEEP: Final = 2
+WAIT: Final = 3
+Step = tuple[int, int] | tuple[int, float] | tuple[int, int, int, float, bool]
 
 
 class UnsupportedRegisterError(OSError):
@@ -263,6 +278,29 @@ class PortBackend(Closing, ABC):
             if self.clock.now() >= deadline:
                 return None
             self.clock.sleep(1.0)
+
+    def run_script(self, steps: Sequence[Step]) -> list[int | None]:
+        """Run register steps in order (see ``Step``): the result of each wait, up to and
+        including a wait with ``stop`` set that timed out (None), where the script ends.
+
+        The same accesses as the engine making the calls one by one; a backend may run a
+        script faster (the emulator drives its peripherals without the per-call overhead)."""
+        results: list[int | None] = []
+        for step in steps:
+            op = step[0]
+            if op == WRITE_DATA:
+                self.write_data(int(step[1]))
+            elif op == WRITE_CONTROL:
+                self.write_control(int(step[1]))
+            elif op == SLEEP:
+                self.sleep(step[1])
+            else:
+                _, mask, value, timeout_us, stop = step  # type: ignore[misc]
+                status = self.wait_status(mask, value, timeout_us)
+                results.append(status)
+                if status is None and stop:
+                    break
+        return results
 
     # --- many bytes of a software handshake at once ---------------------------------------------
     def handshake_write(self, mode: str, data: bytes, cadence: Cadence) -> int:

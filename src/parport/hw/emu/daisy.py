@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DaisyDevice"]
 
-# Recogniser states (§4.8).
+# Recogniser states (§4.8): each qualifier byte moves the recogniser one state on.
 IDLE, Q1, Q2, Q3, Q4, Q5, CMD, TAIL = range(8)
 _QUALIFIER = {IDLE: 0xAA, Q1: 0x55, Q2: 0x00, Q3: 0xFF, Q4: 0x87, Q5: 0x78}
-_NEXT = {(state, byte): (CMD if state == Q5 else state + 1) for state, byte in _QUALIFIER.items()}
+_EXPECTED = (0xAA, 0x55, 0x00, 0xFF, 0x87, 0x78, -1, -1)  # by state: the byte that moves it on
+_LIVE = NINIT | NSELECTIN  # either high: the recogniser watches the data lines
 
 S1 = PERROR | SELECT | NFAULT  # Busy pin L, PError H, Select H, nFault H
 S2 = BUSY | SELECT | NFAULT  # Busy pin H, PError L, Select H, nFault H
@@ -125,14 +126,14 @@ class DaisyDevice(Peripheral):
             self._data = data
             # Only an AA starts a frame; other data changes matter inside one.
             state = self._state
-            if data is not None and (state or data == 0xAA) and control & (NINIT | NSELECTIN):
-                following = _NEXT.get((state, data))
-                if following is None:
+            if data is not None and (state or data == 0xAA) and control & _LIVE:
+                if data != _EXPECTED[state]:
                     self._on_data(data)
                 else:  # the qualifier going by: the common case, kept inline
-                    self._state = following
-                    if following >= Q4:
-                        if following == Q4:
+                    state += 1
+                    self._state = state
+                    if state >= Q4:
+                        if state == Q4:
                             self._transparent = False  # S1 from the first device answering
                         cable = self.cable
                         if cable is not None and cable.listener is not None:

@@ -19,7 +19,18 @@ from collections.abc import Generator, Sequence
 from typing import Final
 
 from .. import signals
-from ..backend import Cadence, Capabilities, LineObserver, LineState, PortBackend
+from ..backend import (
+    SLEEP,
+    WAIT,
+    WRITE_CONTROL,
+    WRITE_DATA,
+    Cadence,
+    Capabilities,
+    LineObserver,
+    LineState,
+    PortBackend,
+    Step,
+)
 from ..clock import ScheduledCall, VirtualClock
 from .cable import Cable
 from .daisy import DaisyDevice
@@ -33,6 +44,8 @@ __all__ = ["EmulatedPort"]
 log = logging.getLogger(__name__)
 
 EPP_TIMEOUT_NS: Final = 10_000
+_TURNING: Final = signals.CTR_ACKINTEN | signals.CTR_DIRECTION  # control bits scripts leave to
+# write_control (they change who listens, or which way the data lines face)
 COMPAT_ENGINE_STEP_NS: Final = 500  # mode 010: data set-up, nStrobe width, data hold
 IRQ_CODES: Final = {7: 1, 9: 2, 10: 3, 11: 4, 14: 5, 15: 6, 5: 7}  # cnfgB bits 5:3
 IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
@@ -163,14 +176,23 @@ class EmulatedPort(PortBackend):
         else:
             clock._now = when  # the hot path of VirtualClock.advance_to, inlined
 
+    def sleep(self, us: float) -> None:
+        clock = self.clock
+        clock.advance_to(clock._now + round(us * 1000))
+
     def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
         """Read the status until it matches, jumping virtual time to each peripheral event."""
+        start = self.clock._now
+        status = self.read_status()
+        if status & mask == value:
+            return status  # the common case: the answer is there at the first read
+        return self._wait_more(start, mask, value, timeout_us)
+
+    def _wait_more(self, start: int, mask: int, value: int, timeout_us: float) -> int | None:
+        """``wait_status`` after a first read (at ``start``) that did not match."""
         clock = self.clock
-        deadline = clock.now_ns() + round(timeout_us * 1000)
+        deadline = start + round(timeout_us * 1000)
         while True:
-            status = self.read_status()
-            if status & mask == value:
-                return status
             now = clock.now_ns()
             if now >= deadline:
                 return None
@@ -179,6 +201,9 @@ class EmulatedPort(PortBackend):
                 clock.advance_to(deadline)
             elif upcoming > now:
                 clock.advance_to(upcoming)
+            status = self.read_status()
+            if status & mask == value:
+                return status
 
     def _wait_pins(self, mask: int, value: int, timeout_ns: int) -> bool:
         """Inside a hardware cycle: wait for status pins, jumping to peripheral events."""
@@ -377,6 +402,78 @@ class EmulatedPort(PortBackend):
                 return device
             else:
                 return None
+
+    # --- register scripts: the same accesses, without the per-call overhead -----------------------
+    def run_script(self, steps: Sequence[Step]) -> list[int | None]:
+        """Run ``steps`` as ``PortBackend.run_script`` does, with the data and control writes
+        and the sleeps inlined while nothing but the peripherals listens to the lines (no trace,
+        no armed interrupt, no chip engine); anything else goes through the register methods."""
+        clock = self.clock
+        queue = clock._queue
+        cable = self.cable
+        access_ns = self.access_ns
+        results: list[int | None] = []
+        plain = self._script_plain()
+        for step in steps:
+            op = step[0]
+            if op == SLEEP:  # clock.advance_to, inlined for its common case
+                when = clock._now + round(step[1] * 1000)
+                if queue and queue[0][0] <= when:
+                    clock.advance_to(when)
+                elif when > clock._now:
+                    clock._now = when
+                continue
+            if op == WAIT:
+                _, mask, value, timeout_us, stop = step  # type: ignore[misc]
+                start = clock._now
+                answer: int | None = self.read_status()
+                if answer is not None and answer & mask != value:
+                    answer = self._wait_more(start, mask, value, timeout_us)
+                results.append(answer)
+                if answer is None and stop:
+                    break
+                continue
+            value = int(step[1])
+            if not plain or (op == WRITE_CONTROL and (self._ctr ^ value) & _TURNING):
+                if op == WRITE_DATA:
+                    self.write_data(value)
+                else:
+                    self.write_control(value)
+                plain = self._script_plain()
+                continue
+            self.accesses += 1  # self._tick(), inlined: the point of a script
+            when = clock._now + access_ns
+            if queue and queue[0][0] <= when:
+                clock.advance_to(when)
+            else:
+                clock._now = when
+            data, ctl = self._lines
+            if op == WRITE_DATA:
+                value &= 0xFF
+                self._data = value
+                if value == data or (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+                    continue  # unchanged, or the data lines are not driven from the register
+                data = value
+            else:
+                self._ctr = value & 0x3F
+                pins = (value ^ 0x0B) & 0x0F
+                self._ctl_pins = pins
+                if pins == ctl:
+                    continue
+                ctl = pins
+            self._lines = (data, ctl)
+            cable.head.drive(data, ctl)
+        return results
+
+    def _script_plain(self) -> bool:
+        """Only the peripherals hear the lines, and the registers alone drive them."""
+        return (
+            self.cable.listener is None
+            and not self._afifo
+            and not self._ovr_mask
+            and self._ovr_data is None
+            and not self._ovr_tristate
+        )
 
     # --- many bytes of a software handshake at once: the engine's loop, charged per byte, when
     # nothing can tell (no trace, no interrupt, no event due, an IEEE 1284 peripheral answering
