@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from parport import nt
 from parport.hw import open_backend
-from parport.hw.backend import Cadence
-from parport.hw.emu import EmulatedPort, Fault, Ieee1284Peripheral
-from parport.ieee1284 import Session
+from parport.hw.backend import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, Cadence, PortBackend, Step
+from parport.hw.emu import DaisyDevice, EmulatedPort, Fault, Ieee1284Peripheral
+from parport.ieee1284 import Session, dot3
 from parport.ieee1284.transfer import BYTE_CADENCE, COMPAT_CADENCE, Transfer
 
 
@@ -274,3 +274,69 @@ def test_compat_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
     assert results[0] == results[2] and results[1] == results[3]
     if fault is None:
         assert bytes(results[0][1]).startswith(data)
+
+
+# --- register scripts: the emulator's inlined run equals the steps made one by one ---
+
+_STEPS = st.one_of(
+    st.tuples(st.just(WRITE_DATA), st.integers(0, 255)),
+    st.tuples(st.just(WRITE_CONTROL), st.integers(0, 0x3F)),
+    st.tuples(st.just(SLEEP), st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.0])),
+    st.tuples(
+        st.just(WAIT),
+        st.sampled_from([0x08, 0x30, 0x40, 0x80, 0xB8]),
+        st.sampled_from([0x00, 0x08, 0x18, 0x30, 0xB8]),
+        st.sampled_from([0.0, 2.0, 5.0, 50.0]),
+        st.booleans(),
+    ),
+)
+_FRAMES = st.sampled_from([0xE0, 0xE1, 0xD0, 0x20, 0x30, 0x08]).map(dot3._frame)
+
+
+def _script_outcome(chain: str, scripts: list[list[Step]], generic: bool) -> tuple[object, ...]:
+    port = open_backend(f"emu:chain={chain}")
+    assert isinstance(port, EmulatedPort)
+    dot3.assign_addresses(port)
+    port.write_ecr(0x34)  # PS/2 mode: control bit 5 turns the data lines around
+    interrupts: list[int] = []
+    port.set_interrupt_handler(lambda: interrupts.append(port.clock.now_ns()))
+    start, accesses = port.now(), port.accesses
+    run = (lambda steps: PortBackend.run_script(port, steps)) if generic else port.run_script
+    results = [run(steps) for steps in scripts]
+    devices = [
+        (d.selected, d.address, d.in_frame, list(d.frames))
+        if isinstance(d, DaisyDevice)
+        else (bytes(d.received), getattr(d, "connected", None))
+        for d in port.chain
+    ]
+    return (
+        results,
+        port.accesses - accesses,
+        port.now() - start,
+        port.line_state(),
+        devices,
+        interrupts,
+        port.clock.next_event_ns(),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["daisy+daisy+printer", "daisy+printer", "zip+printer", "printer"]),
+    st.lists(st.one_of(_FRAMES.map(list), st.lists(_STEPS, max_size=30)), max_size=5),
+)
+def test_scripts_match_the_calls_one_by_one(chain: str, scripts: list[list[Step]]) -> None:
+    assert _script_outcome(chain, scripts, generic=False) == _script_outcome(
+        chain, scripts, generic=True
+    )
+
+
+def test_a_select_frame_as_one_script() -> None:
+    port, _ = _software_port("daisy+daisy+printer", observed=False)
+    dot3.assign_addresses(port)
+    start, accesses = port.now(), port.accesses
+    waits = port.run_script(dot3._frame(0xE1))
+    assert (port.accesses - accesses, port.now() - start) == (16, 43.0)
+    assert waits[:3] == [waits[0], waits[1], waits[2]] and len(waits) == 4
+    assert waits[3] is not None and waits[3] & 0x08  # nFault high: selected
+    assert [d.selected for d in port.chain[:2]] == [False, True]
