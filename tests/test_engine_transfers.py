@@ -180,3 +180,14 @@ def test_switching_modes_terminates_and_renegotiates() -> None:
     plain = Session(port, ecp_rle=False)
     assert plain.write(b"z", nt.ECP_SW).ok
     assert printer.negotiations[-1] == 0x10
+
+
+@pytest.mark.parametrize("chain", ["printer", "daisy+printer"])
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_any_bytes_like_payload(chain: str, kind: type) -> None:
+    port = open_backend(f"emu:chain={chain}")
+    printer = port.chain[-1]  # type: ignore[attr-defined]
+    session = Session(port, ecp_rle=False)
+    for mode in (nt.CENTRONICS, nt.IEEE_COMPATIBILITY, nt.ECP_SW, nt.EPP_HW):
+        assert session.write(kind(b"ab\xaacd"), mode).count == 5
+    assert bytes(printer.received) == b"ab\xaacd" * 4

@@ -341,7 +341,7 @@ class Session:
     # --- transfers ------------------------------------------------------------------------------
     def write(
         self,
-        data: bytes,
+        data: bytes | bytearray | memoryview,
         mode: int | None = None,
         *,
         budget_us: float | None = None,
@@ -355,6 +355,7 @@ class Session:
         A failure that leaves the peripheral in doubt ends with the port back in compatibility
         mode.
         """
+        data = bytes(data)  # any bytes-like object; the routines below take bytes
         mode = self.forward_mode if mode is None else mode
         budget = self.budget_us if budget_us is None else budget_us
         start = self.port.accesses
