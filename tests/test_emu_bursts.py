@@ -340,3 +340,16 @@ def test_a_select_frame_as_one_script() -> None:
     assert waits[:3] == [waits[0], waits[1], waits[2]] and len(waits) == 4
     assert waits[3] is not None and waits[3] & 0x08  # nFault high: selected
     assert [d.selected for d in port.chain[:2]] == [False, True]
+
+
+@pytest.mark.parametrize("steps", [[(SLEEP, 0.0)], [(WRITE_DATA, 1), (SLEEP, 0.0)]])
+def test_a_zero_sleep_in_a_script_runs_the_events_due_now(steps: list[Step]) -> None:
+    fired = []
+    for run in ("emulator", "generic"):
+        port, _ = _software_port("printer", observed=False)
+        port.clock.call_later(1000 if steps[0][0] == WRITE_DATA else 0, lambda: fired.append(run))
+        if run == "emulator":
+            port.run_script(steps)
+        else:
+            PortBackend.run_script(port, steps)
+    assert fired == ["emulator", "generic"]

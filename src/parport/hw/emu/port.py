@@ -55,6 +55,42 @@ EngineStep = tuple[str, int] | tuple[str, int, int]
 Engine = Generator[EngineStep, None, None]
 
 
+# A script step as the emulator runs it: (op, value, mask, timeout_us, stop, sleep_ns_after), the
+# last -1 when no sleep follows.
+_Compiled = tuple[int, int, int, float, bool, int]
+_COMPILED: dict[int, tuple[Sequence[Step], tuple[_Compiled, ...]]] = {}
+
+
+def _compiled(steps: Sequence[Step]) -> tuple[_Compiled, ...]:
+    """``steps`` in the emulator's form, each sleep merged into the step before it; kept for
+    tuples (the engine's scripts are constants), computed afresh for anything else."""
+    key = id(steps)
+    entry = _COMPILED.get(key)
+    if entry is not None and entry[0] is steps:
+        return entry[1]
+    out: list[_Compiled] = []
+    for step in steps:
+        op = step[0]
+        if op == SLEEP:
+            ns = max(0, round(step[1] * 1000))  # 0 still runs the events due now
+            if out and out[-1][0] != WAIT and out[-1][5] < 0:
+                out[-1] = (*out[-1][:5], ns)
+            else:
+                out.append((SLEEP, 0, 0, 0.0, False, ns))
+        elif op == WAIT:
+            _, mask, value, timeout_us, stop = step  # type: ignore[misc]
+            out.append((WAIT, value, mask, timeout_us, stop, -1))
+        else:
+            value = int(step[1])
+            out.append((op, value & 0xFF if op == WRITE_DATA else value, 0, 0.0, False, -1))
+    program = tuple(out)
+    if isinstance(steps, tuple):
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        _COMPILED[key] = (steps, program)
+    return program
+
+
 class EmulatedPort(PortBackend):
     """See the module docstring. ``chain`` lists the emulated peripherals in cable order."""
 
@@ -414,17 +450,8 @@ class EmulatedPort(PortBackend):
         access_ns = self.access_ns
         results: list[int | None] = []
         plain = self._script_plain()
-        for step in steps:
-            op = step[0]
-            if op == SLEEP:  # clock.advance_to, inlined for its common case
-                when = clock._now + round(step[1] * 1000)
-                if queue and queue[0][0] <= when:
-                    clock.advance_to(when)
-                elif when > clock._now:
-                    clock._now = when
-                continue
+        for op, value, mask, timeout_us, stop, after_ns in _compiled(steps):
             if op == WAIT:
-                _, mask, value, timeout_us, stop = step  # type: ignore[misc]
                 start = clock._now
                 answer: int | None = self.read_status()
                 if answer is not None and answer & mask != value:
@@ -432,37 +459,41 @@ class EmulatedPort(PortBackend):
                 results.append(answer)
                 if answer is None and stop:
                     break
-                continue
-            value = int(step[1])
-            if not plain or (op == WRITE_CONTROL and (self._ctr ^ value) & _TURNING):
-                if op == WRITE_DATA:
-                    self.write_data(value)
+            elif op != SLEEP:
+                if not plain or (op == WRITE_CONTROL and (self._ctr ^ value) & _TURNING):
+                    if op == WRITE_DATA:
+                        self.write_data(value)
+                    else:
+                        self.write_control(value)
+                    plain = self._script_plain()
                 else:
-                    self.write_control(value)
-                plain = self._script_plain()
-                continue
-            self.accesses += 1  # self._tick(), inlined: the point of a script
-            when = clock._now + access_ns
-            if queue and queue[0][0] <= when:
-                clock.advance_to(when)
-            else:
-                clock._now = when
-            data, ctl = self._lines
-            if op == WRITE_DATA:
-                value &= 0xFF
-                self._data = value
-                if value == data or (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
-                    continue  # unchanged, or the data lines are not driven from the register
-                data = value
-            else:
-                self._ctr = value & 0x3F
-                pins = (value ^ 0x0B) & 0x0F
-                self._ctl_pins = pins
-                if pins == ctl:
-                    continue
-                ctl = pins
-            self._lines = (data, ctl)
-            cable.head.drive(data, ctl)
+                    self.accesses += 1  # self._tick(), inlined: the point of a script
+                    when = clock._now + access_ns
+                    if queue and queue[0][0] <= when:
+                        clock.advance_to(when)
+                    else:
+                        clock._now = when
+                    data, ctl = self._lines
+                    if op == WRITE_DATA:
+                        self._data = value
+                        if value != data and not (
+                            self._rev_ok and self._ctr & signals.CTR_DIRECTION
+                        ):
+                            self._lines = (value, ctl)
+                            cable.head.drive(value, ctl)
+                    else:
+                        self._ctr = value & 0x3F
+                        pins = (value ^ 0x0B) & 0x0F
+                        self._ctl_pins = pins
+                        if pins != ctl:
+                            self._lines = (data, pins)
+                            cable.head.drive(data, pins)
+            if after_ns >= 0:  # a sleep (merged into the step before it): advance_to, inlined
+                when = clock._now + after_ns
+                if queue and queue[0][0] <= when:
+                    clock.advance_to(when)
+                else:
+                    clock._now = when
         return results
 
     def _script_plain(self) -> bool:
