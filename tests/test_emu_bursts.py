@@ -3,6 +3,7 @@ same virtual time as the same cycles emulated one by one (forced by a line obser
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -347,7 +348,8 @@ def test_a_zero_sleep_in_a_script_runs_the_events_due_now(steps: list[Step]) -> 
     fired = []
     for run in ("emulator", "generic"):
         port, _ = _software_port("printer", observed=False)
-        port.clock.call_later(1000 if steps[0][0] == WRITE_DATA else 0, lambda: fired.append(run))
+        delay = 1000 if steps[0][0] == WRITE_DATA else 0  # due when the sleep starts
+        port.clock.call_later(delay, functools.partial(fired.append, run))
         if run == "emulator":
             port.run_script(steps)
         else:
