@@ -31,7 +31,8 @@ class WorkQueue:
         self.name = name
         self._run = run
         self._queue: deque[nt.Irp] = deque()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)  # `with self._lock` where nobody waits
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.current: nt.Irp | None = None
@@ -119,14 +120,14 @@ class WorkQueue:
     def begin_inline(self) -> bool:
         """Claim the worker's turn for a request run in the caller's thread: only when nothing
         waits and nothing runs, so FIFO order is kept. Pair with :meth:`end_inline`."""
-        with self._cond:
+        with self._lock:
             if self._thread is None or self._queue or self._busy or self._jobs:
                 return False
             self._busy = True
             return True
 
     def end_inline(self) -> None:
-        with self._cond:
+        with self._lock:
             self._busy = False
             if self._queue or self._jobs or self._stopping:
                 self._cond.notify_all()
