@@ -109,7 +109,7 @@ def _frame(command: int) -> tuple[Step, ...]:
 
 def send_command(port: PortBackend, command: int) -> CppAnswer:
     """One CPP frame with ``command`` (one try). SELECT waits for nFault high, DESELECT low."""
-    waits = port.run_script(_frame(command))
+    waits = port.run_script(_frame(int(command)))  # a plain int key: IntEnum hashes slowly
     qualified, s3 = _qualified(waits)
     if not qualified:
         _end_frame(port)

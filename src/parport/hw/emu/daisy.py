@@ -265,7 +265,7 @@ class DaisyDevice(Peripheral):
                 return S2
             # S3: PError H, Select H; Busy pin H if last; nFault follows selection.
             st = PERROR | SELECT
-            if self.last_in_chain:
+            if self._last:
                 st |= BUSY
             if self._nfault_high:
                 st |= NFAULT

@@ -370,6 +370,10 @@ class EmulatedPort(PortBackend):
 
     def read_status(self) -> int:
         self._tick()
+        return self._status_register()
+
+    def _status_register(self) -> int:
+        """The status register's value now (what a read returns after its access)."""
         if self._dirty:
             self._changed()
         reg = ((self.cable.head.status() ^ 0x80) & 0xF8) | self._status_low
@@ -451,43 +455,45 @@ class EmulatedPort(PortBackend):
         results: list[int | None] = []
         plain = self._script_plain()
         for op, value, mask, timeout_us, stop, after_ns in _compiled(steps):
-            if op == WAIT:
-                start = clock._now
-                answer: int | None = self.read_status()
-                if answer is not None and answer & mask != value:
-                    answer = self._wait_more(start, mask, value, timeout_us)
-                results.append(answer)
-                if answer is None and stop:
-                    break
-            elif op != SLEEP:
-                if not plain or (op == WRITE_CONTROL and (self._ctr ^ value) & _TURNING):
-                    if op == WRITE_DATA:
-                        self.write_data(value)
-                    else:
-                        self.write_control(value)
-                    plain = self._script_plain()
+            if op == SLEEP:
+                pass
+            elif op != WAIT and (
+                not plain or (op == WRITE_CONTROL and (self._ctr ^ value) & _TURNING)
+            ):
+                if op == WRITE_DATA:
+                    self.write_data(value)
                 else:
-                    self.accesses += 1  # self._tick(), inlined: the point of a script
-                    when = clock._now + access_ns
-                    if queue and queue[0][0] <= when:
-                        clock.advance_to(when)
-                    else:
-                        clock._now = when
-                    data, ctl = self._lines
-                    if op == WRITE_DATA:
-                        self._data = value
-                        if value != data and not (
-                            self._rev_ok and self._ctr & signals.CTR_DIRECTION
-                        ):
-                            self._lines = (value, ctl)
-                            cable.head.drive(value, ctl)
-                    else:
-                        self._ctr = value & 0x3F
-                        pins = (value ^ 0x0B) & 0x0F
-                        self._ctl_pins = pins
-                        if pins != ctl:
-                            self._lines = (data, pins)
-                            cable.head.drive(data, pins)
+                    self.write_control(value)
+                plain = self._script_plain()
+            else:
+                start = clock._now
+                self.accesses += 1  # self._tick(), inlined: the point of a script
+                when = start + access_ns
+                if queue and queue[0][0] <= when:
+                    clock.advance_to(when)
+                else:
+                    clock._now = when
+                if op == WAIT:  # read_status, then wait_status's loop if it does not match
+                    answer: int | None = self._status_register()
+                    if answer is not None and answer & mask != value:
+                        answer = self._wait_more(start, mask, value, timeout_us)
+                    results.append(answer)
+                    if answer is None and stop:
+                        break
+                    continue
+                data, ctl = self._lines
+                if op == WRITE_DATA:
+                    self._data = value
+                    if value != data and not (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+                        self._lines = (value, ctl)
+                        cable.head.drive(value, ctl)
+                else:
+                    self._ctr = value & 0x3F
+                    pins = (value ^ 0x0B) & 0x0F
+                    self._ctl_pins = pins
+                    if pins != ctl:
+                        self._lines = (data, pins)
+                        cable.head.drive(data, pins)
             if after_ns >= 0:  # a sleep (merged into the step before it): advance_to, inlined
                 when = clock._now + after_ns
                 if queue and queue[0][0] <= when:
