@@ -112,7 +112,6 @@ class Handle(Closing):
                     nt.STATUS_INVALID_DEVICE_REQUEST, f"{self.name}: the handle is closed"
                 )
             self._outstanding.add(irp)
-        irp.add_done_callback(self._forget)
         try:
             self.device.dispatch(irp)
         except Exception as exc:
@@ -120,7 +119,12 @@ class Handle(Closing):
             if not irp.done:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)
             if isinstance(exc, nt.IrpAlreadyCompletedError):
+                self._forget(irp)
                 raise
+        if irp.done:
+            self._forget(irp)  # answered in dispatch: nothing outstanding
+        else:
+            irp.add_done_callback(self._forget)  # at once if it completed meanwhile
         return irp
 
     def _forget(self, irp: nt.Irp) -> None:
