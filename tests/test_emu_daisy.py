@@ -14,7 +14,9 @@ from hostseq import (
     read_nibble,
     terminate,
 )
+from parport.hw.backend import WAIT
 from parport.hw.emu import DaisyDevice, EmulatedPort, daisy_device_id, device_id_stream
+from parport.ieee1284 import dot3
 
 
 def _daisies(port: EmulatedPort) -> list[DaisyDevice]:
@@ -188,3 +190,19 @@ def test_select_mode_flavours() -> None:
         cpp_linux(port, command)
         assert d0.selected
         assert d0.select_mode == mode
+
+
+def test_deselect_during_a_selects_latency_still_deselects() -> None:
+    """A DESELECT that comes while an earlier SELECT is still within its latency wins: the
+    device ends deselected (the select lands first, then the deselect)."""
+    port = make_port("daisy", "printer")
+    dot3.assign_addresses(port)
+    daisy = port.chain[0]
+    assert isinstance(daisy, DaisyDevice)
+    daisy.select_latency_ns = 100_000
+    no_answer = tuple(step for step in dot3._frame(0xE0) if step[:3] != (WAIT, 0x08, 0x08))
+    port.run_script(no_answer)
+    port.run_script(dot3._frame(0x30))
+    assert not daisy.selected  # not yet: the select's latency has not passed
+    port.sleep(300)
+    assert not daisy.selected and daisy.frames[-2:] == [0xE0, 0x30]
