@@ -649,7 +649,7 @@ class Ieee1284Peripheral(Peripheral):
             and self._drive_data is None
         )
 
-    def byte_reverse_burst(self, length: int) -> bytes:
+    def reverse_burst(self, length: int) -> bytes:
         """Up to ``length`` nibble- or byte-mode bytes (events 7–11 twice, or 7–17, each), as
         many as the device has; it is left between bytes, as after the last one."""
         pos = self._src_pos

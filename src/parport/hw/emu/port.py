@@ -212,10 +212,6 @@ class EmulatedPort(PortBackend):
         else:
             clock._now = when  # the hot path of VirtualClock.advance_to, inlined
 
-    def sleep(self, us: float) -> None:
-        clock = self.clock
-        clock.advance_to(clock._now + round(us * 1000))
-
     def wait_status(self, mask: int, value: int, timeout_us: float) -> int | None:
         """Read the status until it matches, jumping virtual time to each peripheral event."""
         start = self.clock._now
@@ -515,15 +511,17 @@ class EmulatedPort(PortBackend):
     # --- many bytes of a software handshake at once: the engine's loop, charged per byte, when
     # nothing can tell (no trace, no interrupt, no event due, an IEEE 1284 peripheral answering
     # at once, nothing on the way that watches the lines) ---
-    def _plain_path(self, forward: bool) -> Ieee1284Peripheral | None:
-        """The target of a software burst, if the lines on the way to it change nothing else.
+    def _plain_path(self, forward: bool, *, chip_lines: bool = False) -> Ieee1284Peripheral | None:
+        """The target of a burst, if the lines on the way to it change nothing else: no armed
+        interrupt, no engine running, and (unless ``chip_lines``: the ECR mode-010 engine's own
+        bursts) the registers alone driving the lines.
 
         Forward bursts through a 1284.3 device stop before any 0xAA (see ``_quiet_prefix``);
         no reverse burst is taken with a Zip drive on the cable (it samples the data lines on
         each nAutoFd pulse)."""
         if self._ctr & signals.CTR_ACKINTEN or self._dirty or self._engine is not None:
             return None
-        if self._ovr_mask or self._ovr_data is not None or self._ovr_tristate:
+        if not chip_lines and (self._ovr_mask or self._ovr_data is not None or self._ovr_tristate):
             return None
         target = self._target()
         if target is None or not target.burst_ok():
@@ -602,7 +600,7 @@ class EmulatedPort(PortBackend):
         if count <= 0:
             return b""
         if mode in ("nibble", "byte") and target.reverse_idle(byte_mode=mode == "byte"):
-            data = target.byte_reverse_burst(count)
+            data = target.reverse_burst(count)
         elif mode == "ecp" and target.ecp_reverse_sw_ready():
             data = target.ecp_reverse_sw_burst(count)
         else:
@@ -779,12 +777,10 @@ class EmulatedPort(PortBackend):
         poll and the write), the chip's compatibility engine would send one by one to a ready
         printer that is done with each before the next arrives — taken at once, with nothing
         else due meanwhile. The FIFO stays empty between them, so the host never waits."""
-        if self._observers or self._engine is not None or self._fifo or not self._ecr & 0x04:
+        if self._fifo or not self._ecr & 0x04:
             return 0
-        if self._ctr & signals.CTR_ACKINTEN or self._dirty:
-            return 0
-        target = self._target()
-        if target is None or not target.burst_ok():
+        target = self._plain_path(forward=True, chip_lines=True)
+        if target is None:
             return 0
         period = 2 * self.access_ns
         step = COMPAT_ENGINE_STEP_NS
