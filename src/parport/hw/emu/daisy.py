@@ -28,7 +28,7 @@ from .peripheral import CUT_OFF_CONTROL, Fault, Peripheral
 if TYPE_CHECKING:
     from .cable import Cable
 
-__all__ = ["DaisyDevice"]
+__all__ = ["DaisyDevice", "cut_off", "decode", "s3_status"]
 
 # Recogniser states (§4.8): each qualifier byte moves the recogniser one state on.
 IDLE, Q1, Q2, Q3, Q4, Q5, CMD, TAIL = range(8)
@@ -39,6 +39,37 @@ _LIVE = NINIT | NSELECTIN  # either high: the recogniser watches the data lines
 S1 = PERROR | SELECT | NFAULT  # Busy pin L, PError H, Select H, nFault H
 S2 = BUSY | SELECT | NFAULT  # Busy pin H, PError L, Select H, nFault H
 _CUT_OFF = CUT_OFF_CONTROL & ~(NINIT | NSELECTIN)
+
+# What a command byte asks for (§4.3-§4.5).
+ASSIGN, DESELECT, SELECT_CMD, OTHER = "assign", "deselect", "select", "other"
+_SELECT_FLAVOURS = {0xE0: "compat", 0xD0: "ecp"}
+
+
+def decode(command: int) -> tuple[str, int, str]:
+    """(what, target address, select flavour) for a CPP command byte: assign address (0x00-0x03),
+    deselect all (0x3x), select (0xE0-0xE7 compatibility, 0xD0-0xD7 ECP, 0x20-0x2F EPP), other."""
+    if command <= 0x03:
+        return ASSIGN, command & 0x03, ""
+    high = command & 0xF0
+    if high == 0x30:
+        return DESELECT, 0, ""
+    if high in _SELECT_FLAVOURS:
+        return SELECT_CMD, command & 0x07, _SELECT_FLAVOURS[high]
+    if command & 0xF8 in (0x20, 0x28):
+        return SELECT_CMD, command & 0x03, "epp"
+    return OTHER, 0, ""
+
+
+def cut_off(control: int) -> int:
+    """The control lines a selected device presents to the devices behind it: idle, except nInit
+    and nSelectIn, which every 1284.3 device must see for the global reset (§4.8)."""
+    return _CUT_OFF | control & (NINIT | NSELECTIN)
+
+
+def s3_status(last: bool, nfault_high: bool) -> int:
+    """The S3 answer: PError H, Select H; Busy pin H if no 1284.3 device is behind; nFault as
+    given (it follows selection after the latency)."""
+    return PERROR | SELECT | (BUSY if last else 0) | (NFAULT if nfault_high else 0)
 
 
 class DaisyDevice(Peripheral):
@@ -154,9 +185,7 @@ class DaisyDevice(Peripheral):
         if self.selected:
             if self._state < Q4:
                 self.function.drive(data, control)
-            # Cut off: the devices behind see idle lines, except nInit and nSelectIn, which every
-            # 1284.3 device must see for the global reset.
-            self.downstream.drive(0, _CUT_OFF | control & (NINIT | NSELECTIN))
+            self.downstream.drive(0, cut_off(control))  # the devices behind are cut off
             return
         # The last 1284.3 device keeps CPP command strobes from the devices behind it, and a device
         # keeps the strobe that gave it its address (the next device takes the next one).
@@ -204,10 +233,11 @@ class DaisyDevice(Peripheral):
         """Execute the command byte. Every device in the frame sees the strobe; an address is
         taken only by the device answering, select and deselect act on every device."""
         command = self._command
-        if command <= 0x03:  # assign address (§4.4): the answering device takes it, then passes
+        what, target, mode = decode(command)
+        if what == ASSIGN:  # (§4.4): the answering device takes the address, then passes
             if self._answering():
                 self.frames.append(command)
-                self.address = command & 0x03
+                self.address = target
                 self._transparent = True
                 self._gate_strobe = True
                 self.notify()
@@ -215,11 +245,9 @@ class DaisyDevice(Peripheral):
         if self._transparent:
             return
         self.frames.append(command)
-        if command & 0xF0 == 0x30:  # deselect all
+        if what == DESELECT:
             self.clock.call_later(self.select_latency_ns, self._deselected)
-        elif command & 0xF0 in (0xE0, 0xD0) or command & 0xF8 in (0x20, 0x28):
-            target = command & 0x07 if command & 0xF0 in (0xE0, 0xD0) else command & 0x03
-            mode = {0xE0: "compat", 0xD0: "ecp"}.get(command & 0xF0, "epp")
+        elif what == SELECT_CMD:
             if self.address is not None and target == self.address:
                 self.select_mode = mode
                 self.clock.call_later(self.select_latency_ns, self._selected)
@@ -263,13 +291,7 @@ class DaisyDevice(Peripheral):
                 return S1
             if state == Q5:
                 return S2
-            # S3: PError H, Select H; Busy pin H if last; nFault follows selection.
-            st = PERROR | SELECT
-            if self._last:
-                st |= BUSY
-            if self._nfault_high:
-                st |= NFAULT
-            return st
+            return s3_status(self._last, self._nfault_high)
         if self.selected:
             return self.function.status()
         return self.downstream.status()

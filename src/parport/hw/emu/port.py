@@ -32,6 +32,7 @@ from ..backend import (
     Step,
 )
 from ..clock import ScheduledCall, VirtualClock
+from . import cppframe
 from .cable import Cable
 from .daisy import DaisyDevice
 from .ieee1284dev import Ieee1284Peripheral
@@ -58,12 +59,14 @@ Engine = Generator[EngineStep, None, None]
 # A script step as the emulator runs it: (op, value, mask, timeout_us, stop, sleep_ns_after), the
 # last -1 when no sleep follows.
 _Compiled = tuple[int, int, int, float, bool, int]
-_COMPILED: dict[int, tuple[Sequence[Step], tuple[_Compiled, ...]]] = {}
+_Program = tuple[tuple[_Compiled, ...], cppframe.Frame | None]
+_COMPILED: dict[int, tuple[Sequence[Step], _Program]] = {}
 
 
-def _compiled(steps: Sequence[Step]) -> tuple[_Compiled, ...]:
-    """``steps`` in the emulator's form, each sleep merged into the step before it; kept for
-    tuples (the engine's scripts are constants), computed afresh for anything else."""
+def _compiled(steps: Sequence[Step]) -> _Program:
+    """``steps`` in the emulator's form, each sleep merged into the step before it, and the CPP
+    frame they send if they are one; kept for tuples (the engine's scripts are constants),
+    computed afresh for anything else."""
     key = id(steps)
     entry = _COMPILED.get(key)
     if entry is not None and entry[0] is steps:
@@ -83,7 +86,7 @@ def _compiled(steps: Sequence[Step]) -> tuple[_Compiled, ...]:
         else:
             value = int(step[1])
             out.append((op, value & 0xFF if op == WRITE_DATA else value, 0, 0.0, False, -1))
-    program = tuple(out)
+    program = (tuple(out), cppframe.match(out))
     if isinstance(steps, tuple):
         if len(_COMPILED) >= 64:
             _COMPILED.clear()
@@ -372,7 +375,12 @@ class EmulatedPort(PortBackend):
         """The status register's value now (what a read returns after its access)."""
         if self._dirty:
             self._changed()
-        reg = ((self.cable.head.status() ^ 0x80) & 0xF8) | self._status_low
+        return self._register(self.cable.head.status())
+
+    def _register(self, pins: int) -> int:
+        """The status register for status pins ``pins`` (a read clears the EPP timeout bit on
+        chips that clear it that way)."""
+        reg = ((pins ^ 0x80) & 0xF8) | self._status_low
         if self._epp_ok:
             if self._epp_timeout:
                 reg |= signals.STR_EPP_TIMEOUT
@@ -444,13 +452,18 @@ class EmulatedPort(PortBackend):
         """Run ``steps`` as ``PortBackend.run_script`` does, with the data and control writes
         and the sleeps inlined while nothing but the peripherals listens to the lines (no trace,
         no armed interrupt, no chip engine); anything else goes through the register methods."""
+        program, frame = _compiled(steps)
+        plain = self._script_plain()
+        if frame is not None and plain and not (self._ctr ^ 0x04) & _TURNING:
+            answers = self._cpp_frame(frame)
+            if answers is not None:
+                return answers
         clock = self.clock
         queue = clock._queue
         cable = self.cable
         access_ns = self.access_ns
         results: list[int | None] = []
-        plain = self._script_plain()
-        for op, value, mask, timeout_us, stop, after_ns in _compiled(steps):
+        for op, value, mask, timeout_us, stop, after_ns in program:
             if op == SLEEP:
                 pass
             elif op != WAIT and (
@@ -497,6 +510,29 @@ class EmulatedPort(PortBackend):
                 else:
                     clock._now = when
         return results
+
+    def _cpp_frame(self, frame: cppframe.Frame) -> list[int | None] | None:
+        """A whole 1284.3 SELECT or DESELECT frame at once (``cppframe``), when nothing is due
+        before it ends; None: run it line by line."""
+        clock = self.clock
+        end = clock._now + frame.duration_ns(self.access_ns)
+        queue = clock._queue
+        if queue and queue[0][0] <= end:
+            upcoming = clock.next_event_ns()  # drops cancelled calls at the head
+            if upcoming is not None and upcoming <= end:
+                return None
+        answers = cppframe.run(
+            frame, self.cable.head, self._lines, frame.window_ns(self.access_ns), self._register
+        )
+        if answers is None:
+            return None
+        self.accesses += frame.accesses
+        clock._now = end
+        self._data = cppframe.FINAL_DATA
+        self._ctr = cppframe.FINAL_CONTROL
+        self._ctl_pins = pins = (cppframe.FINAL_CONTROL ^ 0x0B) & 0x0F
+        self._lines = (cppframe.FINAL_DATA, pins)
+        return answers
 
     def _script_plain(self) -> bool:
         """Only the peripherals hear the lines, and the registers alone drive them."""
