@@ -36,7 +36,7 @@ from .peripheral import EndOfCable, Peripheral
 __all__ = ["Frame", "match", "run"]
 
 _LIVE_CONTROL = 0x0F  # CTR 0x04 as pin levels: nSelectIn high, nInit high, strobes off
-_ANSWER = -1  # in the template: the command byte
+_ANSWER = -1  # in the template: the command byte, or the nFault level that answers it
 # The frame as the host sends it (op, value, mask), with the command byte and the nFault answer
 # left open. Sleeps are free: they only set the timing.
 _TEMPLATE: tuple[tuple[int, int, int], ...] = (
