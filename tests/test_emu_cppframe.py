@@ -97,6 +97,7 @@ _OTHER = st.one_of(
     st.tuples(st.just("negotiate"), st.sampled_from([nt.NIBBLE, nt.BYTE_BIDIR]), st.booleans()),
     st.tuples(st.just("address"), st.integers(0, 2), st.integers(0, 3)),
     st.tuples(st.just("timer"), st.integers(0, 60)),
+    st.tuples(st.just("epp")),  # an EPP read cycle: nobody answers, the timeout bit is set
 )
 # Mostly frames, so that chains reach the states a whole frame starts from.
 _ACTIONS = st.integers(0, 9).flatmap(lambda n: _FRAME if n < 6 else _OTHER)
@@ -148,16 +149,23 @@ def _act(port: EmulatedPort, action: tuple[object, ...]) -> object:
         if index < len(chain) and isinstance(chain[index], DaisyDevice):
             chain[index].address = address  # type: ignore[attr-defined]
         return None
+    if kind == "epp":
+        return port.read_epp_data()
     delay = action[1]  # something due a little later: a frame must not run across it
     assert isinstance(delay, int)
     port.clock.call_later(delay * 1000, lambda: None)
     return None
 
 
-def _run(
-    latencies: list[int], tail: str, assign: bool, actions: list[tuple[object, ...]], slow: bool
+def _run(  # noqa: PLR0917 - one per axis
+    latencies: list[int],
+    tail: str,
+    assign: bool,
+    clear: str,
+    actions: list[tuple[object, ...]],
+    slow: bool,
 ) -> list[tuple[object, ...]]:
-    port = EmulatedPort(_chain(latencies, tail))
+    port = EmulatedPort(_chain(latencies, tail), epp_timeout_clear=clear)
     if slow:
         port.add_line_observer(lambda state: None)  # every line change watched: line by line
     if assign:
@@ -175,6 +183,7 @@ def _run(
                 port.cable.head.status(),
                 port._lines,
                 port.read_control(),
+                port._epp_timeout,
                 [_state(device) for device in port.chain],
                 port.clock.next_event_ns(),
             )
@@ -187,13 +196,14 @@ def _run(
     st.lists(LATENCIES_NS, min_size=1, max_size=3),
     st.integers(0, 5).map(lambda n: ["zip", "none"][n] if n < 2 else "printer"),
     st.booleans(),
+    st.sampled_from(["read", "write0", "write1"]),  # how the chip clears the EPP timeout bit
     st.lists(_ACTIONS, min_size=1, max_size=20),
 )
 def test_a_frame_at_once_equals_the_frame_line_by_line(
-    latencies: list[int], tail: str, assign: bool, actions: list[tuple[object, ...]]
+    latencies: list[int], tail: str, assign: bool, clear: str, actions: list[tuple[object, ...]]
 ) -> None:
-    fast = _run(latencies, tail, assign, actions, slow=False)
-    slow = _run(latencies, tail, assign, actions, slow=True)
+    fast = _run(latencies, tail, assign, clear, actions, slow=False)
+    slow = _run(latencies, tail, assign, clear, actions, slow=True)
     for step_fast, step_slow in zip(fast, slow, strict=True):
         assert step_fast == step_slow
 
