@@ -515,6 +515,8 @@ class EmulatedPort(PortBackend):
         """A whole 1284.3 SELECT or DESELECT frame at once (``cppframe``), when nothing is due
         before it ends; None: run it line by line."""
         clock = self.clock
+        if clock._running:
+            return None  # inside an event: the frame's own timers would not run until it ends
         end = clock._now + frame.duration_ns(self.access_ns)
         queue = clock._queue
         if queue and queue[0][0] <= end:
