@@ -39,8 +39,9 @@ _LIVE_CONTROL = 0x0F  # CTR 0x04 as pin levels: nSelectIn high, nInit high, stro
 _ANSWER = -1  # in the template: the command byte, or the nFault level that answers it
 # The frame as the host sends it (op, value, mask), with the command byte and the nFault answer
 # left open. Sleeps are free: they only set the timing.
+FIRST_CONTROL = 0x04  # the frame's first control write (nSelectIn H, nInit H)
 _TEMPLATE: tuple[tuple[int, int, int], ...] = (
-    (WRITE_CONTROL, 0x04, 0),
+    (WRITE_CONTROL, FIRST_CONTROL, 0),
     (WRITE_DATA, 0xAA, 0),
     (WRITE_DATA, 0x55, 0),
     (WRITE_DATA, 0x00, 0),
@@ -185,7 +186,7 @@ def run(
         for d in devices[:seeing]:
             if not 0 <= d.select_latency_ns <= window_ns:
                 return None
-        function = devices[chosen].function
+        function = devices[seeing - 1].function  # on the lines only if that device is selected
         if chosen >= 0 and not _stores_only(function):
             return None
 

@@ -32,7 +32,6 @@ __all__ = ["DaisyDevice", "cut_off", "decode", "s3_status"]
 
 # Recogniser states (§4.8): each qualifier byte moves the recogniser one state on.
 IDLE, Q1, Q2, Q3, Q4, Q5, CMD, TAIL = range(8)
-_QUALIFIER = {IDLE: 0xAA, Q1: 0x55, Q2: 0x00, Q3: 0xFF, Q4: 0x87, Q5: 0x78}
 _EXPECTED = (0xAA, 0x55, 0x00, 0xFF, 0x87, 0x78, -1, -1)  # by state: the byte that moves it on
 _LIVE = NINIT | NSELECTIN  # either high: the recogniser watches the data lines
 
@@ -208,9 +207,8 @@ class DaisyDevice(Peripheral):
                 return
             self._end_frame()
             state = IDLE
-        expected = _QUALIFIER.get(state)
-        if data == expected:
-            self._state = CMD if state == Q5 else state + 1
+        if data == _EXPECTED[state]:
+            self._state = state + 1  # Q5 moves on to CMD
             if self._state == Q4:
                 self._transparent = False  # S1 from the first device still answering
             if self._state >= Q4:

@@ -454,7 +454,7 @@ class EmulatedPort(PortBackend):
         no armed interrupt, no chip engine); anything else goes through the register methods."""
         program, frame = _compiled(steps)
         plain = self._script_plain()
-        if frame is not None and plain and not (self._ctr ^ 0x04) & _TURNING:
+        if frame is not None and plain and not (self._ctr ^ cppframe.FIRST_CONTROL) & _TURNING:
             answers = self._cpp_frame(frame)
             if answers is not None:
                 return answers
@@ -483,9 +483,12 @@ class EmulatedPort(PortBackend):
                 else:
                     clock._now = when
                 if op == WAIT:  # read_status, then wait_status's loop if it does not match
-                    answer: int | None = self._status_register()
-                    if answer is not None and answer & mask != value:
-                        answer = self._wait_more(start, mask, value, timeout_us)
+                    status = self._status_register()
+                    answer = (
+                        status
+                        if status & mask == value
+                        else self._wait_more(start, mask, value, timeout_us)
+                    )
                     results.append(answer)
                     if answer is None and stop:
                         break
