@@ -10,6 +10,7 @@ the emulator it is virtual, on hardware it is real.
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,10 +164,17 @@ class PortBackend(Closing, ABC):
     name: str = "port"
     capabilities: Capabilities
     clock: Clock
+    # Whether the port is shared with other users outside parport (the kernel's other drivers,
+    # other processes), so that :meth:`claim` and :meth:`release` must be called around each
+    # period in which parport's arbiter has granted the port.
+    shared: bool = False
 
     def __init__(self) -> None:
         self.accesses = 0  # register accesses made so far (benchmarks compare per byte)
         self._closed = False
+        # Held for every wire sequence (one at a time on the port). Nobody waits for the port
+        # while holding it; a paced emulator clock moves time on its own only while it is free.
+        self.lock = threading.RLock()
         self._irq_handler: InterruptHandler | None = None
         self.annotations = _Annotations()
 
@@ -402,6 +410,15 @@ class PortBackend(Closing, ABC):
     def add_line_observer(self, observer: LineObserver) -> bool:
         """Ask to be told of every line change with its exact time; False if not supported."""
         return False
+
+    # --- sharing the port outside parport -------------------------------------------------------
+    def claim(self) -> None:
+        """Take the port from the system (ppdev's PPCLAIM) when parport's arbiter goes from free
+        to granted; only called when :attr:`shared` is true. The default does nothing."""
+
+    def release(self) -> None:
+        """Give the port back to the system (ppdev's PPRELEASE) when parport's arbiter goes from
+        granted to free; only called when :attr:`shared` is true. The default does nothing."""
 
     # --- lifetime -------------------------------------------------------------------------------
     @property

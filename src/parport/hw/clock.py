@@ -94,7 +94,8 @@ class VirtualClock:
     each with the clock set to its own due time, so every run is deterministic.
     """
 
-    def __init__(self, start_ns: int = 0) -> None:
+    def __init__(self, start_ns: int = 0, *, paced: bool = False) -> None:
+        self.paced = paced  # see design: never behind wall time while the hardware is idle
         self._now = start_ns
         self._queue: list[tuple[int, int, ScheduledCall]] = []
         self._seq = itertools.count()
