@@ -426,5 +426,8 @@ class PortBackend(Closing, ABC):
         return self._closed
 
     def close(self) -> None:
-        """Release the port; idempotent."""
+        """Release the port and stop its clock's timers; idempotent."""
         self._closed = True
+        clock = getattr(self, "clock", None)
+        if clock is not None:
+            clock.close()
