@@ -7,15 +7,23 @@ import functools
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from parport import nt
 from parport.hw import open_backend
-from parport.hw.backend import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, Cadence, PortBackend, Step
-from parport.hw.emu import DaisyDevice, EmulatedPort, Fault, Ieee1284Peripheral
+from parport.hw.backend import PortBackend
+from parport.hw.emu import (
+    DaisyDevice,
+    EmulatedPort,
+    Fault,
+    Ieee1284Peripheral,
+    ZipDrive,
+    build_chain,
+)
+from parport.hw.handshake import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, Step, cpp_frame, run_steps
 from parport.ieee1284 import Session, dot3
-from parport.ieee1284.transfer import BYTE_CADENCE, COMPAT_CADENCE, Transfer
+from parport.ieee1284.transfer import Transfer
 
 
 def _epp_port(observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
@@ -204,39 +212,39 @@ def test_when_the_emulator_takes_handshakes_whole() -> None:
     """The fast path is taken only where nothing can tell: checked on what it refuses."""
     port, printer = _software_port("printer", observed=False)
     port.write_control(0x0C)
-    assert port.handshake_write("compat", b"hello", COMPAT_CADENCE) == 5
+    assert port._compat_burst(b"hello", 0) == 5
     assert bytes(printer.received) == b"hello"
     port.write_control(0x1C)  # nAck interrupt armed: every pulse must be seen
-    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0
+    assert port._compat_burst(b"x", 0) == 0
     port.write_control(0x0D)  # not between bytes
-    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0
+    assert port._compat_burst(b"x", 0) == 0
 
     port, printer = _software_port("daisy+printer", observed=False)
     port.write_control(0x0C)
-    assert port.handshake_write("compat", b"ab\xaa\x55", COMPAT_CADENCE) == 2  # CPP could start
+    assert port._compat_burst(b"ab\xaa\x55", 0) == 2  # CPP could start
 
     port, printer = _software_port("zip+printer", observed=False)
     printer.queue_reverse(b"data")
     assert Session(port).read(4, nt.BYTE_BIDIR).data == b"data"
     printer.queue_reverse(b"more")
     port.write_control(0x24)
-    assert port.handshake_read("byte", 4, BYTE_CADENCE) == b""  # the Zip samples nAutoFd
+    assert port._byte_burst(4) == b""  # the Zip samples nAutoFd
 
     port, printer = _software_port("printer", observed=True)
     port.write_control(0x0C)
-    assert port.handshake_write("compat", b"x", COMPAT_CADENCE) == 0  # traced
+    assert port._compat_burst(b"x", 0) == 0  # traced
 
 
 def test_software_transfers_take_bursts() -> None:
     port, printer = _software_port("daisy+printer", observed=False)
     calls: list[int] = []
-    take = port.handshake_write
+    take = port._compat_burst
 
-    def spy(mode: str, data: bytes, cadence: Cadence) -> int:
-        calls.append(count := take(mode, data, cadence))
+    def spy(data: bytes, start: int) -> int:
+        calls.append(count := take(data, start))
         return count
 
-    port.handshake_write = spy  # type: ignore[method-assign]
+    port._compat_burst = spy  # type: ignore[method-assign]
     assert Session(port).write(bytes(10_000), nt.CENTRONICS).count == 10_000
     assert sum(calls) == 10_000 and len([c for c in calls if c]) == 3  # 4096 + 4096 + 1808
 
@@ -277,6 +285,312 @@ def test_compat_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
         assert bytes(results[0][1]).startswith(data)
 
 
+# --- EPP cycles made in software, taken many at once ---
+
+# Data that makes the 1284.3 recognisers and the Zip drive's sampler work: CPP qualifiers, Zip
+# connect sequences and their pieces, among random bytes.
+_WATCHED = st.lists(
+    st.sampled_from(
+        [
+            b"\xaa",
+            b"\x55",
+            b"\x00",
+            b"\xff",
+            b"\xaa\x55\x00\xff\x87\x78",
+            b"\xaa\x55\x00\xff\x87\x78\xe0\xff",
+            b"\x00\x3c\x20\x8f",
+            b"\x00\x3c\x20\xcf",
+            b"x",
+            b"\x11\x22",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+EPP_PAYLOADS = st.one_of(st.binary(max_size=400), _WATCHED)
+EPP_CHAINS = [*CHAINS, "daisy+zip+printer"]
+
+
+def _state(device: object) -> tuple[object, ...]:
+    """Everything an emulated device keeps that a burst could get wrong."""
+    if isinstance(device, DaisyDevice):
+        return (
+            device._state,
+            device._data,
+            device._ctl,
+            device._transparent,
+            device._gate_strobe,
+            device._command,
+            device.selected,
+            device._nfault_high,
+            device.address,
+            tuple(device.frames),
+            _state(device.function),
+        )
+    if isinstance(device, Ieee1284Peripheral):
+        return (
+            device.phase,
+            device._ctl,
+            device._data,
+            device._st,
+            device._drive_data,
+            device._busy,
+            device._ack_low,
+            device._ready_at,
+            device._rs,
+            device._src_pos,
+            device._rev_pos,
+            bytes(device.received),
+            device.epp_address,
+            bytes(device.epp_addresses),
+            tuple(sorted(f.value for f in device.faults)),
+            device.overruns,
+            tuple(device.negotiations),
+        )
+    if isinstance(device, ZipDrive):
+        return (device.connected, tuple(device._samples), bytes(device.received), device._ctl)
+    return (type(device).__name__,)
+
+
+def _everything(port: EmulatedPort) -> tuple[object, ...]:
+    return (
+        port._data,
+        port._ctr,
+        port._lines,
+        port._epp_timeout,
+        port.cable.head.status(),
+        port.clock.next_event_ns(),
+        [_state(device) for device in port.chain],
+    )
+
+
+def _epp_run(  # noqa: PLR0917 - one per axis of the property
+    chain: str,
+    select: bool,
+    clear: str,
+    response_ns: int,
+    timeout_bit: bool,
+    fault: tuple[Fault, int | None, int | None] | None,
+    observed: bool,
+    calls: list[Callable[[Session, Ieee1284Peripheral], object]],
+) -> list[tuple[object, ...]]:
+    """Run ``calls`` on a fresh port in EPP (software), the way the arguments say: each call's
+    result, accesses, virtual time and every piece of state afterwards."""
+    port = EmulatedPort(
+        build_chain([{"kind": kind} for kind in chain.split("+")]), epp_timeout_clear=clear
+    )
+    session = Session(port)
+    target = port.chain[-1]
+    if "daisy" in chain:
+        dot3.assign_addresses(port)
+        if select:
+            assert dot3.select(port, 0)
+            target = port.chain[0].function  # type: ignore[attr-defined]
+    assert isinstance(target, Ieee1284Peripheral)
+    assert session.negotiate(0x40).value == "accepted"
+    target.response_ns = response_ns
+    port._epp_timeout = timeout_bit  # left set by an earlier hardware EPP cycle
+    if fault is not None:
+        kind, after, at_us = fault
+        if at_us is not None:
+            port.inject(kind, target, at_us=port.now() + at_us + 0.5)
+        elif after is not None:
+            port.inject(kind, target, after_bytes=after)
+    if observed:
+        port.add_line_observer(lambda state: None)  # every line change watched: cycle by cycle
+    out = []
+    for call in calls:
+        start, accesses = port.now(), port.accesses
+        result = call(session, target)
+        out.append((result, port.accesses - accesses, port.now() - start, _everything(port)))
+    return out
+
+
+_EPP_FAULTS = st.one_of(
+    st.none(),
+    st.tuples(
+        st.sampled_from([Fault.POWER_OFF, Fault.SILENT, Fault.STUCK_BUSY]),
+        st.one_of(st.none(), st.integers(0, 400)),
+        st.one_of(st.none(), st.integers(0, 3000)),
+    ),
+)
+_EPP_SETUP = {
+    "chain": st.sampled_from(EPP_CHAINS),
+    "select": st.booleans(),
+    "clear": st.sampled_from(["read", "write0", "write1"]),
+    "response_ns": st.sampled_from([0, 0, 0, 2000, 15_000]),
+    "timeout_bit": st.booleans(),
+    "fault": _EPP_FAULTS,
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=EPP_PAYLOADS, address=st.booleans(), **_EPP_SETUP)
+def test_epp_software_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    data: bytes,
+    address: bool,
+    chain: str,
+    select: bool,
+    clear: str,
+    response_ns: int,
+    timeout_bit: bool,
+    fault: tuple[Fault, int | None, int | None] | None,
+) -> None:
+    def write(session: Session, target: Ieee1284Peripheral) -> object:
+        return session.write(data, nt.EPP_SW, address=address)
+
+    def again(session: Session, target: Ieee1284Peripheral) -> object:
+        return session.write(b"\xaa\x55\x00\xffok", nt.EPP_SW)
+
+    setup = (chain, select, clear, response_ns, timeout_bit, fault)
+    fast = _epp_run(*setup, False, [write, again])
+    exact = _epp_run(*setup, True, [write, again])
+    assert fast == exact
+    first = fast[0][0]
+    assert isinstance(first, Transfer)
+    if fault is None and response_ns == 0 and chain == "printer":  # (a 1284.3 device or a Zip
+        # drive on the way may take a CPP qualifier or a connect sequence in the data)
+        assert (first.status, first.count) == (nt.STATUS_SUCCESS, len(data))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    payload=st.binary(max_size=400), want=st.integers(0, 500), address=st.booleans(), **_EPP_SETUP
+)
+def test_epp_software_reads_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    payload: bytes,
+    want: int,
+    address: bool,
+    chain: str,
+    select: bool,
+    clear: str,
+    response_ns: int,
+    timeout_bit: bool,
+    fault: tuple[Fault, int | None, int | None] | None,
+) -> None:
+    def read(session: Session, target: Ieee1284Peripheral) -> object:
+        target.queue_reverse(payload)
+        return session.read(want, nt.EPP_SW, address=address)
+
+    def again(session: Session, target: Ieee1284Peripheral) -> object:
+        return session.read(7, nt.EPP_SW)
+
+    setup = (chain, select, clear, response_ns, timeout_bit, fault)
+    fast = _epp_run(*setup, False, [read, again])
+    exact = _epp_run(*setup, True, [read, again])
+    assert fast == exact
+    first = fast[0][0]
+    assert isinstance(first, Transfer)
+    if fault is None and response_ns == 0 and not address and chain == "printer":
+        assert first.data == (payload + b"\xff" * want)[:want]
+
+
+def _set_data_lines(port: PortBackend, value: int, strobe: bool) -> None:
+    """The data register at ``value``, then (``strobe``) an nStrobe pulse, which an EPP
+    peripheral ignores (nWrite alone) and which ends a 1284.3 frame the value began."""
+    port.write_data(value)
+    if strobe:
+        port.write_control(0x05)
+        port.write_control(0x04)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    data=EPP_PAYLOADS,
+    address=st.booleans(),
+    register=st.sampled_from([0x00, 0x55, 0xAA, 0xFF, 0x3C]),
+    strobe=st.booleans(),
+    **_EPP_SETUP,
+)
+@example(b"xy", False, 0xAA, True, "daisy+printer", False, "write1", 0, False, None)
+@example(b"x\x00\x3c\x20\xcfy", False, 0, False, "zip+printer", False, "write1", 0, False, None)
+def test_epp_hardware_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    data: bytes,
+    address: bool,
+    register: int,
+    strobe: bool,
+    chain: str,
+    select: bool,
+    clear: str,
+    response_ns: int,
+    timeout_bit: bool,
+    fault: tuple[Fault, int | None, int | None] | None,
+) -> None:
+    """String output to the EPP registers: between cycles the data lines carry the data
+    register (``register``; a strobe after it ends the frame a 0xAA there began), which the
+    1284.3 recognisers see too."""
+
+    def write(session: Session, target: Ieee1284Peripheral) -> object:
+        _set_data_lines(session.port, register, strobe)
+        return session.write(data, nt.EPP_HW, address=address)
+
+    def again(session: Session, target: Ieee1284Peripheral) -> object:
+        return session.write(b"\xaa\x55\x00\xffok", nt.EPP_HW)
+
+    setup = (chain, select, clear, response_ns, timeout_bit, fault)
+    assert _epp_run(*setup, False, [write, again]) == _epp_run(*setup, True, [write, again])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    payload=st.binary(max_size=400),
+    want=st.integers(0, 500),
+    address=st.booleans(),
+    register=st.sampled_from([0x00, 0x55, 0xAA, 0xFF]),
+    strobe=st.booleans(),
+    turned=st.booleans(),
+    **_EPP_SETUP,
+)
+@example(b"ab", 3, False, 0xAA, True, False, "daisy+printer", False, "write1", 0, False, None)
+@example(b"ab", 3, False, 0, False, False, "zip+printer", False, "write1", 0, False, None)
+def test_epp_hardware_reads_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    payload: bytes,
+    want: int,
+    address: bool,
+    register: int,
+    strobe: bool,
+    turned: bool,
+    chain: str,
+    select: bool,
+    clear: str,
+    response_ns: int,
+    timeout_bit: bool,
+    fault: tuple[Fault, int | None, int | None] | None,
+) -> None:
+    """String input from the EPP registers, with the data lines turned around or not."""
+
+    def read(session: Session, target: Ieee1284Peripheral) -> object:
+        target.queue_reverse(payload)
+        port = session.port
+        _set_data_lines(port, register, strobe)
+        port.write_control(0x24 if turned else 0x04)
+        return port.read_epp_block(want, address), bool(port.read_status() & 0x01)
+
+    setup = (chain, select, clear, response_ns, timeout_bit, fault)
+    assert _epp_run(*setup, False, [read]) == _epp_run(*setup, True, [read])
+
+
+def test_epp_software_transfers_take_bursts() -> None:
+    """Whole chunks at once, five accesses and 5 µs a byte, as the loop makes them."""
+    port, printer = _software_port("printer", observed=False)
+    session = Session(port)
+    calls: list[int] = []
+    take = port._epp_data_write_burst
+
+    def spy(data: bytes, start: int) -> int:
+        calls.append(count := take(data, start))
+        return count
+
+    port._epp_data_write_burst = spy  # type: ignore[method-assign]
+    assert session.negotiate(0x40).value == "accepted"
+    start, accesses = port.now(), port.accesses
+    assert session.write(bytes(10_000), nt.EPP_SW).count == 10_000
+    assert calls == [4096, 4096, 1808]
+    assert (port.accesses - accesses, port.now() - start) == (2 + 50_000, 2 + 50_000.0)
+    printer.queue_reverse(b"r" * 5000)
+    result = session.read(5000, nt.EPP_SW)
+    assert result.data == b"r" * 5000 and result.accesses == 2 + 25_000
+
+
 # --- register scripts: the emulator's inlined run equals the steps made one by one ---
 
 _STEPS = st.one_of(
@@ -291,7 +605,7 @@ _STEPS = st.one_of(
         st.booleans(),
     ),
 )
-_FRAMES = st.sampled_from([0xE0, 0xE1, 0xD0, 0x20, 0x30, 0x08]).map(dot3._frame)
+_FRAMES = st.sampled_from([0xE0, 0xE1, 0xD0, 0x20, 0x30, 0x08]).map(cpp_frame)
 
 
 def _script_outcome(chain: str, scripts: list[list[Step]], generic: bool) -> tuple[object, ...]:
@@ -302,7 +616,7 @@ def _script_outcome(chain: str, scripts: list[list[Step]], generic: bool) -> tup
     interrupts: list[int] = []
     port.set_interrupt_handler(lambda: interrupts.append(port.clock.now_ns()))
     start, accesses = port.now(), port.accesses
-    run = (lambda steps: PortBackend.run_script(port, steps)) if generic else port.run_script
+    run = (lambda steps: run_steps(port, steps)) if generic else port.run_script
     results = [run(steps) for steps in scripts]
     devices = [
         (d.selected, d.address, d.in_frame, list(d.frames))
@@ -336,7 +650,7 @@ def test_a_select_frame_as_one_script() -> None:
     port, _ = _software_port("daisy+daisy+printer", observed=False)
     dot3.assign_addresses(port)
     start, accesses = port.now(), port.accesses
-    waits = port.run_script(dot3._frame(0xE1))
+    waits = port.run_script(cpp_frame(0xE1))
     assert (port.accesses - accesses, port.now() - start) == (16, 43.0)
     assert waits[:3] == [waits[0], waits[1], waits[2]] and len(waits) == 4
     assert waits[3] is not None and waits[3] & 0x08  # nFault high: selected
@@ -353,5 +667,5 @@ def test_a_zero_sleep_in_a_script_runs_the_events_due_now(steps: list[Step]) -> 
         if run == "emulator":
             port.run_script(steps)
         else:
-            PortBackend.run_script(port, steps)
+            run_steps(port, steps)
     assert fired == ["emulator", "generic"]

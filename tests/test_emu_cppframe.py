@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from parport import nt
 from parport.driver import open_bus
-from parport.hw.backend import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA
 from parport.hw.emu import (
     DaisyDevice,
     EmulatedPort,
@@ -22,6 +21,7 @@ from parport.hw.emu import (
     Printer,
     ZipDrive,
 )
+from parport.hw.handshake import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, cpp_frame
 from parport.ieee1284 import Session, dot3
 
 # The answer is polled 4 µs after the strobe: up to 4000 the frame can run at once.
@@ -109,7 +109,7 @@ def _act(port: EmulatedPort, action: tuple[object, ...]) -> object:
     if kind == "frame":
         command = action[1]
         assert isinstance(command, int)
-        return port.run_script(dot3._frame(command))
+        return port.run_script(cpp_frame(command))
     if kind == "script":
         steps = action[1]
         assert isinstance(steps, list)
@@ -117,7 +117,7 @@ def _act(port: EmulatedPort, action: tuple[object, ...]) -> object:
     if kind == "partial":
         command, length = action[1], action[2]
         assert isinstance(command, int) and isinstance(length, int)
-        return port.run_script(dot3._frame(command)[:length])
+        return port.run_script(cpp_frame(command)[:length])
     if kind in ("fault", "clear"):
         index = action[1]
         assert isinstance(index, int)

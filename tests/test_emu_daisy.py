@@ -14,8 +14,8 @@ from hostseq import (
     read_nibble,
     terminate,
 )
-from parport.hw.backend import WAIT
 from parport.hw.emu import DaisyDevice, EmulatedPort, daisy_device_id, device_id_stream
+from parport.hw.handshake import WAIT, cpp_frame
 from parport.ieee1284 import dot3
 
 
@@ -200,9 +200,9 @@ def test_deselect_during_a_selects_latency_still_deselects() -> None:
     daisy = port.chain[0]
     assert isinstance(daisy, DaisyDevice)
     daisy.select_latency_ns = 100_000
-    no_answer = tuple(step for step in dot3._frame(0xE0) if step[:3] != (WAIT, 0x08, 0x08))
+    no_answer = tuple(step for step in cpp_frame(0xE0) if step[:3] != (WAIT, 0x08, 0x08))
     port.run_script(no_answer)
-    port.run_script(dot3._frame(0x30))
+    port.run_script(cpp_frame(0x30))
     assert not daisy.selected  # not yet: the select's latency has not passed
     port.sleep(300)
     assert not daisy.selected and daisy.frames[-2:] == [0xE0, 0x30]

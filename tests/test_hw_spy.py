@@ -10,9 +10,11 @@ import pytest
 from vcd.reader import TokenKind, tokenize
 
 from hostseq import assign_addresses_linux, compat_write, cpp_windows
+from parport import nt
 from parport.hw import VirtualClock, open_backend
 from parport.hw.backend import Capabilities, PortBackend
 from parport.hw.spy import SpyBackend
+from parport.ieee1284 import Session
 
 SIGNAL_NAMES = {
     "nStrobe", "D0", "D1", "D2", "D3", "D4", "D5", "D6", "D7", "nAck", "Busy", "PError",
@@ -165,6 +167,45 @@ def test_sampling_backend(tmp_path: Path) -> None:
     assert changes["nStrobe"][-1] == (2000, 0)
     # The status is known only once read: floating (Busy pin H) until the read at 3 µs.
     assert changes["Busy"] == [(0, 1), (3000, 0)]
+
+
+def test_whole_transfers_are_traced_line_by_line(tmp_path: Path) -> None:
+    """The engine's software modes go to the emulator's whole-transfer operations; with the
+    spy's observer on, those run line by line, so every strobe is in the trace."""
+    path = tmp_path / "modes.vcd"
+    port = open_backend(f"spy:emu:chain=printer?vcd={path}")
+    session = Session(port)
+    start = port.trace.start_ns  # type: ignore[attr-defined]
+    compat_at = port.clock.now_ns() - start
+    assert session.write(b"VCD!", nt.CENTRONICS).count == 4
+    assert session.negotiate(0x40).value == "accepted"
+    epp_at = port.clock.now_ns() - start
+    assert session.write(b"epp", nt.EPP_SW).count == 3
+    epp_end = port.clock.now_ns() - start
+    printer = port.chain[0]  # type: ignore[attr-defined]
+    assert bytes(printer.received) == b"VCD!epp"
+    port.close()
+    _, changes = read_vcd(path)
+    strobes = [t for t, v in changes["nStrobe"] if v == 0 and compat_at <= t]
+    assert len([t for t in strobes if t < epp_at]) == 4 + 1  # a strobe a byte, then event 3
+    # EPP: nWrite (nStrobe) low once, each byte strobed by nDStrb (nAutoFd).
+    assert len([t for t in strobes if epp_at <= t]) == 1
+    data_strobes = [t for t, v in changes["nAutoFd"] if v == 0 and epp_at <= t <= epp_end]
+    assert len(data_strobes) == 3
+    assert {byte for _, byte in changes["data"]} >= set(b"VCD!epp")
+
+
+def test_whole_transfers_on_a_sampling_backend(tmp_path: Path) -> None:
+    """A backend that reports no line changes: the spy runs the software loops itself, so each
+    access of them is sampled."""
+    path = tmp_path / "soft.vcd"
+    spy = SpyBackend(SoftPort(), str(path))
+    block = spy.compat_write_data(b"\x12\x34")
+    assert (block.status, block.count) == (nt.STATUS_SUCCESS, 2)
+    spy.close()
+    _, changes = read_vcd(path)
+    assert [v for _, v in changes["data"]][-2:] == [0x12, 0x34]
+    assert len([t for t, v in changes["nStrobe"] if v == 0]) == 2
 
 
 def test_spy_passes_emulator_extras_through(tmp_path: Path) -> None:

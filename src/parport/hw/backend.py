@@ -12,27 +12,24 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from .. import nt
+from . import handshake
 from .clock import Clock
+from .handshake import Block, Cancelled, never
 from .lifetime import Closing
 
 __all__ = [
     "PORT_KINDS",
-    "SLEEP",
-    "WAIT",
-    "WRITE_CONTROL",
-    "WRITE_DATA",
-    "Cadence",
+    "Block",
     "Capabilities",
     "InterruptHandler",
     "LineObserver",
     "LineState",
     "PortBackend",
-    "Step",
     "UnsupportedRegisterError",
 ]
 
@@ -47,38 +44,9 @@ PORT_KINDS: Final = ("spp", "ps2", "epp", "ecp", "ecp+epp")
 
 InterruptHandler = Callable[[], None]
 
-# The steps of a register script (PortBackend.run_script), each a tuple whose first item is one of
-# these: (WRITE_DATA, value), (WRITE_CONTROL, value), (SLEEP, microseconds) and
-# (WAIT, mask, value, timeout_us, stop): wait_status, whose result is reported; a wait that times
-# out with ``stop`` true ends the script there.
-WRITE_DATA: Final = 0
-WRITE_CONTROL: Final = 1
-SLEEP: Final = 2
-WAIT: Final = 3
-Step = tuple[int, int] | tuple[int, float] | tuple[int, int, int, float, bool]
-
 
 class UnsupportedRegisterError(OSError):
     """The backend cannot reach that register (e.g. no ECR on this port, or ppdev has no ECR)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cadence:
-    """The register work of one byte of a software handshake loop of the IEEE 1284 engine.
-
-    A backend that can run many such bytes at once (``PortBackend.handshake_write`` and
-    ``handshake_read``) charges exactly this per byte, so counts of accesses and the time on the
-    backend's clock stay what the loop itself would have made. Each byte starts with the control
-    register at ``control`` and ends with it there again. ``strobe_tail_*`` (compatibility mode,
-    whose bytes start with a status read) is what follows the falling edge of nStrobe within the
-    byte: the printer's Busy and nAck pulse must be over by the next byte's status read.
-    """
-
-    control: int
-    accesses: int
-    delay_us: float = 0.0
-    strobe_tail_accesses: int = 0
-    strobe_tail_us: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +124,14 @@ class _Annotations:
 class PortBackend(Closing, ABC):
     """Register access to one parallel port, plus its clock and its capabilities.
 
-    Subclasses implement the register primitives; the helpers here (``wait_status``, direction,
-    ``inb``/``outb`` by offset, block transfers) are built on them and may be overridden where a
-    backend can do better (the emulator jumps virtual time to the next peripheral event).
+    Shaped like Linux's ``struct parport_operations``: register operations, which subclasses
+    implement, then operations built on them that a backend may override where it can do better
+    — ``wait_status`` (the emulator jumps virtual time to the next peripheral event), the string
+    I/O of the EPP registers and the ECP FIFO, and the whole-transfer operations of the IEEE 1284
+    modes (``compat_write_data``, ``nibble_read_data``, ``byte_read_data``, ``epp_*``, ``ecp_*``)
+    and of a 1284.3 command frame (``cpp_command``), whose defaults are the software handshakes
+    of :mod:`parport.hw.handshake`. A new backend is one file with the register operations (and
+    whatever whole transfers it can do natively) plus one row in ``spec.BACKENDS``.
     """
 
     name: str = "port"
@@ -287,44 +260,6 @@ class PortBackend(Closing, ABC):
                 return None
             self.clock.sleep(1.0)
 
-    def run_script(self, steps: Sequence[Step]) -> list[int | None]:
-        """Run register steps in order (see ``Step``): the result of each wait, up to and
-        including a wait with ``stop`` set that timed out (None), where the script ends.
-
-        The same accesses as the engine making the calls one by one; a backend may run a
-        script faster (the emulator drives its peripherals without the per-call overhead)."""
-        results: list[int | None] = []
-        for step in steps:
-            op = step[0]
-            if op == WRITE_DATA:
-                self.write_data(int(step[1]))
-            elif op == WRITE_CONTROL:
-                self.write_control(int(step[1]))
-            elif op == SLEEP:
-                self.sleep(step[1])
-            else:
-                _, mask, value, timeout_us, stop = step  # type: ignore[misc]
-                status = self.wait_status(mask, value, timeout_us)
-                results.append(status)
-                if status is None and stop:
-                    break
-        return results
-
-    # --- many bytes of a software handshake at once ---------------------------------------------
-    def handshake_write(self, mode: str, data: bytes, cadence: Cadence) -> int:
-        """Send the leading bytes of ``data`` with the software handshake of ``mode``
-        (``"compat"``: compatibility, ``"ecp"``: ECP forward data) exactly as the engine's loop
-        would, one ``cadence`` a byte; return how many were sent (0: the engine's loop does it).
-
-        Only a backend that can tell the outcome equals the loop's may take bytes: the emulator
-        when no event, fault, interrupt or trace can tell; this default takes none."""
-        return 0
-
-    def handshake_read(self, mode: str, length: int, cadence: Cadence) -> bytes:
-        """Receive up to ``length`` bytes with the software handshake of ``mode`` (``"byte"``,
-        ``"ecp"``: ECP reverse data) as the engine's loop would; b"" leaves it to the loop."""
-        return b""
-
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
         """String output to the EPP data (or address) register, like ``rep outsb``: the number
         of cycles that completed before one timed out (the timeout bit is then left set).
@@ -379,6 +314,64 @@ class PortBackend(Closing, ABC):
                 self.sleep(1)
             push(byte)
         return len(data)
+
+    # --- whole transfers (the block operations of Linux's struct parport_operations) ------------
+    # Each runs one IEEE 1284 transfer in software by default (parport.hw.handshake, register by
+    # register); a backend overrides one only with an outcome equal to that loop's: the same
+    # bytes and Block, and, where it counts them, the same register accesses and time on its
+    # clock. ``cancelled()`` is checked at least between every CHUNK bytes (the loops: between
+    # bytes). The IEEE 1284 engine picks the operation from the mode and owns the phases around
+    # it (negotiation, turnarounds, termination, waiting for a stalled printer).
+    def compat_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        """Compatibility-mode bytes (ieee1284.md §2.2) from forward idle, CTR 0x0C; stops with
+        STATUS_DEVICE_BUSY at a byte the printer is not ready for (nFault low or Busy high)."""
+        return handshake.compat_write(self, data, cancelled)
+
+    def nibble_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        """Nibble-mode bytes (§2.4) from reverse idle, CTR 0x04: up to ``length``, fewer when the
+        peripheral has no more (nDataAvail high); STATUS_IO_TIMEOUT if it stops mid-byte."""
+        return handshake.nibble_read(self, length, cancelled)
+
+    def byte_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        """Byte-mode bytes (§2.5) from reverse idle, data lines turned around (CTR 0x24)."""
+        return handshake.byte_read(self, length, cancelled)
+
+    def epp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        """EPP data write cycles made in software (§2.7), from and back to CTR 0x04."""
+        return handshake.epp_write(self, data, False, cancelled)
+
+    def epp_write_addr(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        """EPP address write cycles made in software (§2.7)."""
+        return handshake.epp_write(self, data, True, cancelled)
+
+    def epp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        """EPP data read cycles made in software (§2.7): ``length`` of them unless one times out
+        (EPP has no end-of-data signal)."""
+        return handshake.epp_read(self, length, False, cancelled)
+
+    def epp_read_addr(self, length: int, cancelled: Cancelled = never) -> Block:
+        """EPP address read cycles made in software (§2.7)."""
+        return handshake.epp_read(self, length, True, cancelled)
+
+    def ecp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        """ECP forward data bytes without the FIFO (§2.6, events 34–37), HostAck high."""
+        return handshake.ecp_write(self, data, False, cancelled)
+
+    def ecp_write_addr(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        """ECP forward command bytes without the FIFO (channel addresses, run-length counts),
+        HostAck low."""
+        return handshake.ecp_write(self, data, True, cancelled)
+
+    def ecp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        """ECP reverse bytes without the FIFO (§2.6, events 43–46) on a bus already turned
+        around, run-length counts expanded; stops at a channel address or when nothing comes."""
+        return handshake.ecp_read(self, length, cancelled)
+
+    def cpp_command(self, command: int) -> list[int | None]:
+        """One IEEE 1284.3 command frame, the Windows way (§4.2; windows-parport.md §10.4): the
+        status each of its waits ended with — S1, S2, S3, then the SELECT or DESELECT answer on
+        nFault — ending at a qualifier check that timed out (None). Always ends the frame."""
+        return handshake.cpp_command(self, command)
 
     # --- interrupts and annotations -------------------------------------------------------------
     def set_interrupt_handler(self, handler: InterruptHandler | None) -> None:

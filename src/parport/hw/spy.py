@@ -9,6 +9,11 @@ windows-parport.md §3.4) and the 1284.3 address of the selected device (255: no
 Timestamps are the backend's clock in nanoseconds: virtual time on the emulator, real time on
 hardware. On the emulator every change is recorded at its exact time; on other backends the
 lines are sampled at each register access.
+
+Whole transfers (``compat_write_data`` … ``cpp_command``) go to the wrapped backend only when it
+reports every line change itself (a line observer, as the emulator has; it then runs them line
+by line); otherwise the spy runs the software handshakes on its own register calls, so that
+each access is sampled.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import IO, Any
 from vcd import VCDWriter
 
 from .._version import __version__
-from .backend import LineState, PortBackend
+from .backend import Block, LineState, PortBackend
+from .handshake import Cancelled, never
 from .signals import SIGNALS, Register, Signal, control_pins, status_pins
 from .spec import open_backend
 
@@ -227,6 +233,63 @@ class SpyBackend(PortBackend):
             self._soft_status = result
         self._sample()
         return result
+
+    # Whole transfers: the wrapped backend's own, while it reports every line change; else the
+    # software loops on the spy's register calls (PortBackend's defaults), sampled at each access.
+    def compat_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.compat_write_data(data, cancelled)
+        return super().compat_write_data(data, cancelled)
+
+    def nibble_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.nibble_read_data(length, cancelled)
+        return super().nibble_read_data(length, cancelled)
+
+    def byte_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.byte_read_data(length, cancelled)
+        return super().byte_read_data(length, cancelled)
+
+    def epp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.epp_write_data(data, cancelled)
+        return super().epp_write_data(data, cancelled)
+
+    def epp_write_addr(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.epp_write_addr(data, cancelled)
+        return super().epp_write_addr(data, cancelled)
+
+    def epp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.epp_read_data(length, cancelled)
+        return super().epp_read_data(length, cancelled)
+
+    def epp_read_addr(self, length: int, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.epp_read_addr(length, cancelled)
+        return super().epp_read_addr(length, cancelled)
+
+    def ecp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.ecp_write_data(data, cancelled)
+        return super().ecp_write_data(data, cancelled)
+
+    def ecp_write_addr(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.ecp_write_addr(data, cancelled)
+        return super().ecp_write_addr(data, cancelled)
+
+    def ecp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        if self._exact:
+            return self.inner.ecp_read_data(length, cancelled)
+        return super().ecp_read_data(length, cancelled)
+
+    def cpp_command(self, command: int) -> list[int | None]:
+        if self._exact:
+            return self.inner.cpp_command(command)
+        return super().cpp_command(command)
 
     def set_interrupt_handler(self, handler: Any) -> None:
         self.inner.set_interrupt_handler(handler)

@@ -10,13 +10,13 @@ does. The multiplexor query and the legacy Zip connect/disconnect sequences are 
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import NamedTuple
 
 from .. import nt
-from ..hw.backend import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, PortBackend, Step
-from .timing import CPP_BYTE_US, CPP_RESPONSE_US, CPP_STATUS_POLL_US, DOT3_RETRIES
+from ..hw.backend import PortBackend
+from ..hw.handshake import CPP_END, CPP_QUALIFY, run_steps
+from .timing import CPP_BYTE_US, DOT3_RETRIES
 
 __all__ = [
     "CppAnswer",
@@ -47,72 +47,19 @@ class CppAnswer(NamedTuple):
     s3: int = 0
 
 
-# The frame as register scripts (PortBackend.run_script): one call per frame, so a backend that
-# can runs it without the engine's per-access overhead.
-_QUALIFY: tuple[Step, ...] = (
-    (WRITE_CONTROL, 0x04),  # nSelectIn H, nInit H: never a 1284.3 reset
-    (WRITE_DATA, 0xAA),
-    (SLEEP, CPP_BYTE_US),
-    (WRITE_DATA, 0x55),
-    (SLEEP, CPP_BYTE_US),
-    (WRITE_DATA, 0x00),
-    (SLEEP, CPP_BYTE_US),
-    (WRITE_DATA, 0xFF),
-    (SLEEP, CPP_BYTE_US),
-    (WAIT, _STATUS_MASK, _S1, CPP_STATUS_POLL_US, True),
-    (WRITE_DATA, 0x87),
-    (SLEEP, CPP_BYTE_US),
-    (WAIT, _STATUS_MASK, _S2, CPP_STATUS_POLL_US, True),
-    (WRITE_DATA, 0x78),
-    (SLEEP, CPP_BYTE_US),
-    (WAIT, 0x30, 0x30, CPP_STATUS_POLL_US, True),  # S3: PError H, Select H
-)
-_END_FRAME: tuple[Step, ...] = ((WRITE_DATA, 0xFF), (SLEEP, CPP_BYTE_US), (WRITE_CONTROL, 0x0C))
-
-
-def _qualify(port: PortBackend) -> tuple[bool, int]:
-    """Send ``AA 55 00 FF 87 78`` with CTR 0x04; True and the S3 status if S1–S3 were seen."""
-    return _qualified(port.run_script(_QUALIFY))
-
-
 def _qualified(waits: list[int | None]) -> tuple[bool, int]:
+    """Whether S1, S2 and S3 were all seen, and the S3 status."""
     if len(waits) < 3 or waits[2] is None:
         return False, 0
     return True, waits[2]
 
 
-def _end_frame(port: PortBackend) -> None:
-    port.run_script(_END_FRAME)
-
-
-@functools.cache
-def _frame(command: int) -> tuple[Step, ...]:
-    """The whole frame for ``command``: qualifier, command byte and strobe, the answer on nFault
-    polled while nStrobe is low (SELECT: high, DESELECT: low; other commands: none), the end."""
-    family = command & nt.CPP_COMMAND_FILTER
-    answer: tuple[Step, ...] = ()
-    if command & 0xF0 in (0xE0, 0xD0) or family in (0x20, 0x28):
-        answer = ((WAIT, nt.DSR_NOT_FAULT, nt.DSR_NOT_FAULT, CPP_RESPONSE_US, False),)
-    elif command & 0xF0 == nt.CPP_DESELECT:
-        answer = ((WAIT, nt.DSR_NOT_FAULT, 0, CPP_RESPONSE_US, False),)
-    return (
-        *_QUALIFY,
-        (WRITE_DATA, command),
-        (SLEEP, CPP_BYTE_US),
-        (WRITE_CONTROL, 0x05),  # nStrobe L
-        (SLEEP, CPP_BYTE_US),
-        *answer,
-        (WRITE_CONTROL, 0x04),  # nStrobe H
-        *_END_FRAME,
-    )
-
-
 def send_command(port: PortBackend, command: int) -> CppAnswer:
-    """One CPP frame with ``command`` (one try). SELECT waits for nFault high, DESELECT low."""
-    waits = port.run_script(_frame(int(command)))  # a plain int key: IntEnum hashes slowly
+    """One CPP frame with ``command`` (one try): the backend's ``cpp_command``, whose default
+    is the Windows frame register by register. SELECT waits for nFault high, DESELECT low."""
+    waits = port.cpp_command(int(command))
     qualified, s3 = _qualified(waits)
     if not qualified:
-        _end_frame(port)
         return CppAnswer(False, False, False)
     accepted = len(waits) == 3 or waits[3] is not None
     return CppAnswer(True, accepted, not s3 & 0x80, s3)
@@ -148,9 +95,9 @@ def deselect_all(port: PortBackend) -> bool:
 
 
 def _assign_once(port: PortBackend) -> int:
-    qualified, status = _qualify(port)
+    qualified, status = _qualified(run_steps(port, CPP_QUALIFY))
     if not qualified:
-        _end_frame(port)
+        run_steps(port, CPP_END)
         return 0
     count = 0
     while count <= nt.IEEE_1284_3_DAISY_CHAIN_MAX_ID and status & 0x30 == 0x30:
@@ -165,7 +112,7 @@ def _assign_once(port: PortBackend) -> int:
         if last:
             break
         status = port.read_status()
-    _end_frame(port)
+    run_steps(port, CPP_END)
     return count
 
 

@@ -1,10 +1,14 @@
 """The per-mode transfer routines on the register interface (ieee1284.md §2.2–§2.7).
 
-Each routine is written register by register, with the IEEE 1284 event numbers in the comments,
-and returns a :class:`Transfer`: the NTSTATUS, the bytes moved (count, and the data for reads)
-and the register accesses it made. Phase bookkeeping (which mode is negotiated, which way the
-bus faces) belongs to :class:`~parport.ieee1284.session.Session`; these functions assume the bus
-is already in the right phase.
+Each routine returns a :class:`Transfer`: the NTSTATUS, the bytes moved (count, and the data for
+reads) and the register accesses it made. The software modes (compatibility, nibble, byte, EPP
+and ECP without the chip's help) are the backend's whole-transfer operations
+(``PortBackend.compat_write_data`` …, Linux's block operations), whose default is the software
+handshake of :mod:`parport.hw.handshake`; the hardware-assisted modes are written here on the
+backend's register and string operations, with the IEEE 1284 event numbers in the comments.
+Phase bookkeeping (which mode is negotiated, which way the bus faces) belongs to
+:class:`~parport.ieee1284.session.Session`; these functions assume the bus is already in the
+right phase.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import nt
-from ..hw.backend import Cadence, PortBackend
+from ..hw.backend import Block, PortBackend
+from ..hw.handshake import CHUNK
 from . import lines
-from .timing import COMPAT_SETUP_US, EPP_TIMEOUT_US, STROBE_US, TL_US
+from .timing import TL_US
 
 __all__ = [
+    "CHUNK",
     "Transfer",
     "byte_read",
     "compat_write",
@@ -39,23 +45,6 @@ STALL_CHUNK_US = 100_000.0  # how long one wait for a stalled printer lasts betw
 
 def _never() -> bool:
     return False
-
-
-CHUNK = 4096  # block transfers and handshake bursts check for cancellation between chunks
-
-# One byte of each software loop below, for backends that run many at once (PortBackend.
-# handshake_write/handshake_read): keep these in step with the loops.
-COMPAT_CADENCE = Cadence(
-    control=0x0C,
-    accesses=4,  # status, data, nStrobe low, nStrobe high
-    delay_us=3 * COMPAT_SETUP_US,
-    strobe_tail_accesses=1,
-    strobe_tail_us=2 * COMPAT_SETUP_US,
-)
-NIBBLE_CADENCE = Cadence(control=0x04, accesses=9)
-BYTE_CADENCE = Cadence(control=0x24, accesses=9, delay_us=STROBE_US)
-ECP_FWD_CADENCE = Cadence(control=0x04, accesses=5)
-ECP_REV_CADENCE = Cadence(control=0x22, accesses=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,38 +96,30 @@ def compat_write(
     cancelled: Cancelled = _never,
     on_stall: Callable[[int], bool] | None = None,
 ) -> Transfer:
-    """Centronics write with the Busy/nAck handshake (§2.2), Linux timing: per byte a status
-    read, the data, 1 µs, nStrobe low, 1 µs, nStrobe high, 1 µs.
+    """Centronics write with the Busy/nAck handshake (§2.2): the backend's
+    ``compat_write_data`` (Linux timing: per byte a status read, the data, 1 µs, nStrobe low,
+    1 µs, nStrobe high, 1 µs) in chunks, waiting here whenever the printer is not ready.
 
     A printer that is busy, off-line or out of paper is waited for until ``budget_us`` runs out
     (``on_stall(status)`` is called while it is off-line or out of paper so the caller can give
     the port to others; returning False ends the write with STATUS_DEVICE_BUSY); powered off or
-    not connected ends the write at once. ``cancelled()`` is checked between bytes.
+    not connected ends the write at once. ``cancelled()`` is checked between bytes (between
+    chunks of up to CHUNK bytes that a backend takes at once).
     """
     start = port.accesses
     deadline = port.now() + budget_us
-    write_data, write_control, sleep = port.write_data, port.write_control, port.sleep
-    burst = port.handshake_write
-    write_control(0x0C)
+    port.write_control(0x0C)
     count = 0
-    while count < len(data):
-        if cancelled():
-            return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
-        sent = burst("compat", data[count : count + CHUNK], COMPAT_CADENCE)
-        if sent:
-            count += sent
-            continue
-        if port.read_status() & 0x88 != 0x88:
+    total = len(data)
+    while count < total:
+        block = port.compat_write_data(data[count : count + CHUNK], cancelled)
+        count += block.count
+        if block.status == nt.STATUS_DEVICE_BUSY:  # the printer was not ready: wait for it
             status = _wait_ready(port, deadline, cancelled, on_stall)
-            if status != nt.STATUS_SUCCESS:
-                return Transfer(status, count, accesses=port.accesses - start)
-        write_data(data[count])
-        sleep(COMPAT_SETUP_US)
-        write_control(0x0D)  # nStrobe low: the peripheral latches the byte
-        sleep(COMPAT_SETUP_US)
-        write_control(0x0C)
-        sleep(COMPAT_SETUP_US)
-        count += 1
+        else:
+            status = block.status
+        if status != nt.STATUS_SUCCESS:
+            return Transfer(status, count, accesses=port.accesses - start)
     return Transfer(nt.STATUS_SUCCESS, count, accesses=port.accesses - start)
 
 
@@ -192,92 +173,24 @@ def fifo_compat_write(
 # --- nibble and byte (reverse) -----------------------------------------------------------------
 
 
-_BURST = -1  # _reverse_head: bytes were taken at once
-
-
-def _reverse_head(  # noqa: PLR0917 - the loop's state, passed along
-    port: PortBackend,
-    mode: str,
-    cadence: Cadence,
-    out: bytearray,
-    length: int,
-    cancelled: Cancelled,
-) -> int | None:
-    """The head of the nibble and byte loops: bytes taken at once by the backend (``_BURST``),
-    or a status to stop with (no more data: STATUS_SUCCESS; STATUS_CANCELLED), or None: go on
-    with one byte by hand."""
-    chunk = port.handshake_read(mode, min(CHUNK, length - len(out)), cadence)
-    if chunk:
-        out += chunk
-        return nt.STATUS_CANCELLED if cancelled() else _BURST
-    if port.read_status() & nt.DSR_NOT_FAULT:
-        return nt.STATUS_SUCCESS  # nDataAvail high: no more data
-    if cancelled():
-        return nt.STATUS_CANCELLED
-    return None
+def _read(port: PortBackend, start: int, block: Block) -> Transfer:
+    return Transfer(block.status, block.count, block.data, port.accesses - start, block.more)
 
 
 def nibble_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
-    """Nibble-mode read (§2.4, events 7–11 twice a byte). Stops when nDataAvail is high at a
-    byte boundary (end of data, STATUS_SUCCESS) or after ``length`` bytes; a peripheral that
-    stops answering mid-byte gives STATUS_IO_TIMEOUT with the bytes read so far."""
+    """Nibble-mode read (§2.4, events 7–11 twice a byte): the backend's ``nibble_read_data``.
+    Stops when nDataAvail is high at a byte boundary (end of data, STATUS_SUCCESS) or after
+    ``length`` bytes; a peripheral that stops answering mid-byte gives STATUS_IO_TIMEOUT with the
+    bytes read so far."""
     start = port.accesses
-    out = bytearray()
-    write_control, wait = port.write_control, port.wait_status
-    status: int = nt.STATUS_SUCCESS
-    while len(out) < length:
-        stop = _reverse_head(port, "nibble", NIBBLE_CADENCE, out, length, cancelled)
-        if stop == _BURST:
-            continue
-        if stop is not None:
-            status = stop
-            break
-        byte = 0
-        for shift in (0, 4):
-            write_control(0x06)  # event 7: HostBusy low
-            dsr = wait(nt.DSR_NOT_ACK, 0, TL_US)  # event 9: PtrClk low, nibble valid
-            if dsr is None:
-                return Transfer(nt.STATUS_IO_TIMEOUT, len(out), bytes(out), port.accesses - start)
-            byte |= (((dsr >> 3) & 0x07) | (0 if dsr & 0x80 else 0x08)) << shift
-            write_control(0x04)  # event 10
-            if wait(nt.DSR_NOT_ACK, nt.DSR_NOT_ACK, TL_US) is None:  # event 11
-                return Transfer(nt.STATUS_IO_TIMEOUT, len(out), bytes(out), port.accesses - start)
-        out.append(byte)
-    more = not port.read_status() & nt.DSR_NOT_FAULT
-    if not more:
-        write_control(0x06)  # reverse idle: HostBusy low
-    return Transfer(status, len(out), bytes(out), port.accesses - start, more)
+    return _read(port, start, port.nibble_read_data(length, cancelled))
 
 
 def byte_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
-    """Byte-mode read (§2.5: events 14, 7, 9, 10, 11, 16, 17), the data lines turned around."""
+    """Byte-mode read (§2.5: events 14, 7, 9, 10, 11, 16, 17), the data lines turned around:
+    the backend's ``byte_read_data``."""
     start = port.accesses
-    out = bytearray()
-    write_control, wait = port.write_control, port.wait_status
-    status: int = nt.STATUS_SUCCESS
-    while len(out) < length:
-        stop = _reverse_head(port, "byte", BYTE_CADENCE, out, length, cancelled)
-        if stop == _BURST:
-            continue
-        if stop is not None:
-            status = stop
-            break
-        write_control(0x24)  # event 14: host drivers off
-        write_control(0x26)  # event 7
-        if wait(nt.DSR_NOT_ACK, 0, TL_US) is None:  # event 9
-            status = nt.STATUS_IO_TIMEOUT
-            break
-        out.append(port.read_data())
-        write_control(0x24)  # event 10
-        if wait(nt.DSR_NOT_ACK, nt.DSR_NOT_ACK, TL_US) is None:  # event 11
-            status = nt.STATUS_IO_TIMEOUT
-            break
-        write_control(0x25)  # event 16: HostClk low
-        port.sleep(STROBE_US)
-        write_control(0x24)  # event 17
-    more = not port.read_status() & nt.DSR_NOT_FAULT
-    write_control(0x24 if more else 0x26)
-    return Transfer(status, len(out), bytes(out), port.accesses - start, more)
+    return _read(port, start, port.byte_read_data(length, cancelled))
 
 
 # --- ECP ---------------------------------------------------------------------------------------
@@ -286,32 +199,12 @@ def byte_read(port: PortBackend, length: int, cancelled: Cancelled = _never) -> 
 def ecp_write_sw(
     port: PortBackend, data: bytes, command: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
-    """Software ECP forward (events 34–37): HostAck high for data, low for commands."""
+    """Software ECP forward (events 34–37): the backend's ``ecp_write_data`` (HostAck high), or
+    ``ecp_write_addr`` for commands (HostAck low)."""
     start = port.accesses
-    ctr = 0x06 if command else 0x04
-    write_data, write_control, wait = port.write_data, port.write_control, port.wait_status
-    write_control(ctr)
-    count = 0
-    while count < len(data):
-        if cancelled():
-            return Transfer(nt.STATUS_CANCELLED, count, accesses=port.accesses - start)
-        if not command:
-            sent = port.handshake_write("ecp", data[count : count + CHUNK], ECP_FWD_CADENCE)
-            if sent:
-                count += sent
-                continue
-        byte = data[count]
-        write_data(byte)
-        write_control(ctr | 0x01)  # event 34: HostClk low
-        if wait(nt.DSR_NOT_BUSY, 0, TL_US) is None:  # event 35: PeriphAck high
-            write_control(ctr)
-            return Transfer(nt.STATUS_IO_TIMEOUT, count, accesses=port.accesses - start)
-        write_control(ctr)  # event 36
-        if wait(nt.DSR_NOT_BUSY, nt.DSR_NOT_BUSY, TL_US) is None:  # event 37
-            return Transfer(nt.STATUS_IO_TIMEOUT, count + 1, accesses=port.accesses - start)
-        count += 1
-    write_control(0x04)
-    return Transfer(nt.STATUS_SUCCESS, count, accesses=port.accesses - start)
+    write = port.ecp_write_addr if command else port.ecp_write_data
+    block = write(data, cancelled)
+    return Transfer(block.status, block.count, accesses=port.accesses - start)
 
 
 def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
@@ -351,40 +244,11 @@ def ecp_write_hw(  # noqa: PLR0917 - the routine's knobs, all with defaults
 
 
 def ecp_read_sw(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
-    """Software ECP reverse (events 43–46) with run-length expansion; stops at ``length``
-    bytes, at a channel address, or when nothing comes within the IEEE 1284 limit."""
+    """Software ECP reverse (events 43–46) with run-length expansion: the backend's
+    ``ecp_read_data``; stops at ``length`` bytes, at a channel address, or when nothing comes
+    within the IEEE 1284 limit."""
     start = port.accesses
-    out = bytearray()
-    repeat = 1
-    write_control, wait, burst = port.write_control, port.wait_status, port.handshake_read
-    status = nt.STATUS_SUCCESS
-    while len(out) < length:
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        if repeat == 1:
-            chunk = burst("ecp", min(CHUNK, length - len(out)), ECP_REV_CADENCE)
-            if chunk:
-                out += chunk
-                continue
-        dsr = wait(nt.DSR_NOT_ACK, 0, TL_US)  # event 43
-        if dsr is None:
-            break  # nothing more from the peripheral
-        byte = port.read_data()
-        write_control(0x20)  # event 44: HostAck high
-        if wait(nt.DSR_NOT_ACK, nt.DSR_NOT_ACK, TL_US) is None:  # event 45
-            status = nt.STATUS_IO_TIMEOUT
-            break
-        write_control(0x22)  # event 46: HostAck low
-        if dsr & nt.DSR_NOT_BUSY:  # PeriphAck (Busy pin) low: a command byte
-            if byte & 0x80:
-                break  # a channel address ends the read
-            repeat = byte + 1
-            continue
-        out += bytes((byte,)) * min(repeat, length - len(out))
-        repeat = 1
-    more = not port.read_status() & nt.DSR_NOT_FAULT
-    return Transfer(status, len(out), bytes(out), port.accesses - start, more)
+    return _read(port, start, port.ecp_read_data(length, cancelled))
 
 
 def ecp_read_hw(port: PortBackend, length: int, cancelled: Cancelled = _never) -> Transfer:
@@ -475,56 +339,19 @@ def epp_read_hw(
 def epp_write_sw(
     port: PortBackend, data: bytes, address: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
-    """Software EPP write cycles (§2.7: events 62/56, 58, 63/59, 60, 61)."""
+    """Software EPP write cycles (§2.7: events 62/56, 58, 63/59, 60, 61): the backend's
+    ``epp_write_data`` (``epp_write_addr`` for address cycles)."""
     start = port.accesses
-    strobe = 0x08 if address else 0x02  # nAStrb (SelectIn bit) or nDStrb (AutoFd bit)
-    write_data, write_control, wait = port.write_data, port.write_control, port.wait_status
-    write_control(0x05)  # nWrite low, nInit high
-    count = 0
-    status = nt.STATUS_SUCCESS
-    for byte in data:
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        write_data(byte)
-        write_control(0x05 | strobe)  # event 62 / 56: strobe low
-        if wait(nt.DSR_NOT_BUSY, 0, EPP_TIMEOUT_US) is None:  # event 58: nWait high
-            write_control(0x05)
-            status = nt.STATUS_IO_TIMEOUT
-            break
-        write_control(0x05)  # event 63 / 59
-        if wait(nt.DSR_NOT_BUSY, nt.DSR_NOT_BUSY, EPP_TIMEOUT_US) is None:  # event 60
-            status = nt.STATUS_IO_TIMEOUT
-            count += 1
-            break
-        count += 1
-    write_control(0x04)  # event 61: nWrite high
-    return Transfer(status, count, accesses=port.accesses - start)
+    write = port.epp_write_addr if address else port.epp_write_data
+    block = write(data, cancelled)
+    return Transfer(block.status, block.count, accesses=port.accesses - start)
 
 
 def epp_read_sw(
     port: PortBackend, length: int, address: bool = False, cancelled: Cancelled = _never
 ) -> Transfer:
-    """Software EPP read cycles (§2.7: events 67/64, 58, 63/59, 60)."""
+    """Software EPP read cycles (§2.7: events 67/64, 58, 63/59, 60): the backend's
+    ``epp_read_data`` (``epp_read_addr`` for address cycles)."""
     start = port.accesses
-    strobe = 0x08 if address else 0x02
-    write_control, wait = port.write_control, port.wait_status
-    write_control(0x24)  # reverse, nWrite high
-    out = bytearray()
-    status = nt.STATUS_SUCCESS
-    for _ in range(length):
-        if cancelled():
-            status = nt.STATUS_CANCELLED
-            break
-        write_control(0x24 | strobe)  # event 67 / 64
-        if wait(nt.DSR_NOT_BUSY, 0, TL_US) is None:  # event 58
-            write_control(0x24)
-            status = nt.STATUS_IO_TIMEOUT
-            break
-        out.append(port.read_data())
-        write_control(0x24)  # event 63 / 59
-        if wait(nt.DSR_NOT_BUSY, nt.DSR_NOT_BUSY, TL_US) is None:  # event 60
-            status = nt.STATUS_IO_TIMEOUT
-            break
-    write_control(0x04)
-    return Transfer(status, len(out), bytes(out), port.accesses - start)
+    read = port.epp_read_addr if address else port.epp_read_data
+    return _read(port, start, read(length, cancelled))

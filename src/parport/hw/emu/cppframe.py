@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..backend import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA
+from ..handshake import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA
 from .daisy import DESELECT, IDLE, S1, S2, SELECT_CMD, TAIL, DaisyDevice, cut_off, decode
 from .daisy import s3_status as _s3
 from .ieee1284dev import COMPAT, Ieee1284Peripheral

@@ -692,12 +692,19 @@ class Ieee1284Peripheral(Peripheral):
         """No fault is set to strike after some byte: a whole burst may be taken at once."""
         return not self._byte_triggers
 
-    def epp_write_burst(self, data: bytes) -> None:
-        """Many EPP data write cycles at once (``epp_ready`` and ``burst_ok`` hold)."""
-        self.record(data)
+    def epp_write_burst(self, data: bytes, address: bool = False) -> None:
+        """Many EPP write cycles at once (``epp_ready`` and ``burst_ok`` hold)."""
+        if address:
+            self.epp_address = data[-1]
+            self.epp_addresses += data
+        else:
+            self.record(data)
 
-    def epp_read_burst(self, length: int) -> bytes:
-        """Many EPP data read cycles at once: the bytes it has, then the idle 0xFF."""
+    def epp_read_burst(self, length: int, address: bool = False) -> bytes:
+        """Many EPP read cycles at once: the bytes it has, then the idle 0xFF (address cycles:
+        the address register each time)."""
+        if address:
+            return bytes((self.epp_address,)) * length
         available = self._src[self._src_pos : self._src_pos + length]
         self._src_pos += len(available)
         if self._src is self.reverse_data:

@@ -18,20 +18,27 @@ from collections import deque
 from collections.abc import Generator, Sequence
 from typing import Final
 
-from .. import signals
-from ..backend import (
+from .. import handshake, signals
+from ..backend import Block, Capabilities, LineObserver, LineState, PortBackend
+from ..clock import ScheduledCall, VirtualClock
+from ..handshake import (
+    BYTE_CADENCE,
+    CHUNK,
+    COMPAT_CADENCE,
+    ECP_FWD_CADENCE,
+    ECP_REV_CADENCE,
+    EPP_READ_CADENCE,
+    EPP_WRITE_CADENCE,
+    NIBBLE_CADENCE,
     SLEEP,
     WAIT,
     WRITE_CONTROL,
     WRITE_DATA,
     Cadence,
-    Capabilities,
-    LineObserver,
-    LineState,
-    PortBackend,
+    Cancelled,
     Step,
+    never,
 )
-from ..clock import ScheduledCall, VirtualClock
 from . import cppframe
 from .cable import Cable
 from .daisy import DaisyDevice
@@ -549,9 +556,51 @@ class EmulatedPort(PortBackend):
             and not self._ovr_tristate
         )
 
-    # --- many bytes of a software handshake at once: the engine's loop, charged per byte, when
+    # --- whole transfers: the software handshakes of parport.hw.handshake, with bursts ---------
+    # Each operation runs the layer's own loop, which offers the emulator a burst at every byte
+    # boundary: many bytes at once, charged exactly the loop's accesses and time per byte, when
     # nothing can tell (no trace, no interrupt, no event due, an IEEE 1284 peripheral answering
-    # at once, nothing on the way that watches the lines) ---
+    # at once in the mode's idle state, nothing on the way that reacts to the lines). Otherwise
+    # the loop goes on access by access. tests/test_emu_bursts.py holds both runs equal.
+    def compat_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._compat_burst
+        return handshake.compat_write(self, data, cancelled, burst)
+
+    def nibble_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._nibble_burst
+        return handshake.nibble_read(self, length, cancelled, burst)
+
+    def byte_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._byte_burst
+        return handshake.byte_read(self, length, cancelled, burst)
+
+    def ecp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._ecp_forward_burst
+        return handshake.ecp_write(self, data, False, cancelled, burst)
+
+    def ecp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._ecp_reverse_sw_burst
+        return handshake.ecp_read(self, length, cancelled, burst)
+
+    def epp_write_data(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._epp_data_write_burst
+        return handshake.epp_write(self, data, False, cancelled, burst)
+
+    def epp_write_addr(self, data: bytes, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._epp_addr_write_burst
+        return handshake.epp_write(self, data, True, cancelled, burst)
+
+    def epp_read_data(self, length: int, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._epp_data_read_burst
+        return handshake.epp_read(self, length, False, cancelled, burst)
+
+    def epp_read_addr(self, length: int, cancelled: Cancelled = never) -> Block:
+        burst = None if self._observers else self._epp_addr_read_burst
+        return handshake.epp_read(self, length, True, cancelled, burst)
+
+    def cpp_command(self, command: int) -> list[int | None]:
+        return handshake.cpp_command(self, command, self.run_script)
+
     def _plain_path(self, forward: bool, *, chip_lines: bool = False) -> Ieee1284Peripheral | None:
         """The target of a burst, if the lines on the way to it change nothing else: no armed
         interrupt, no engine running, and (unless ``chip_lines``: the ECR mode-010 engine's own
@@ -567,14 +616,37 @@ class EmulatedPort(PortBackend):
         target = self._target()
         if target is None or not target.burst_ok():
             return None
-        if not forward and any(isinstance(device, ZipDrive) for device in self.cable):
+        if not forward and self._zip_on_cable():
             return None
         return target
+
+    def _zip_on_cable(self) -> bool:
+        return any(isinstance(device, ZipDrive) for device in self.cable)
+
+    def _daisy_on_cable(self) -> bool:
+        return any(isinstance(device, DaisyDevice) for device in self.cable)
+
+    def _path_daisies_clean(self) -> bool:
+        """No 1284.3 device that sees the host's data lines (those up to and including a
+        selected one) keeps a mark of a frame (passed through, or holding back a strobe): a
+        frame that begins and ends within a burst, which clears them, then changes nothing."""
+        device = self.cable.head
+        while True:
+            if isinstance(device, DaisyDevice):
+                if device._transparent or device._gate_strobe:
+                    return False
+                if device.selected:
+                    return True
+                device = device.downstream
+            elif isinstance(device, ZipDrive):
+                device = device.downstream
+            else:
+                return True
 
     def _quiet_prefix(self, data: bytes) -> int:
         """How many leading bytes of ``data`` pass every 1284.3 recogniser unnoticed: all before
         the first 0xAA (the only byte that starts a CPP frame), if there is a 1284.3 device."""
-        if not any(isinstance(device, DaisyDevice) for device in self.cable):
+        if not self._daisy_on_cable():
             return len(data)
         end = data.find(0xAA)
         return len(data) if end < 0 else end
@@ -589,67 +661,151 @@ class EmulatedPort(PortBackend):
             return count
         return min(count, (upcoming - self.clock.now_ns() - 1) // per_byte_ns)
 
-    def handshake_write(self, mode: str, data: bytes, cadence: Cadence) -> int:
-        if self._ctr != cadence.control or self._observers or not data:
-            return 0
-        if mode not in ("compat", "ecp") or (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
-            return 0  # the data lines are turned around
-        target = self._plain_path(forward=True)
-        if target is None:
-            return 0
-        per_byte = self._cadence_ns(cadence)
-        count = self._quiet_prefix(data)
-        clock = self.clock
-        start = clock.now_ns()
-        if mode == "compat":
-            tail = cadence.strobe_tail_accesses * self.access_ns + round(
-                cadence.strobe_tail_us * 1000
-            )
-            # The printer must be done with each byte by the next byte's status read.
-            if target.busy_ns + target.ack_ns > tail + self.access_ns:
-                return 0
-            if not target.compat_ready_by(start + self.access_ns):
-                return 0
-            count = self._fit(count, per_byte, target.compat_timers())
-            if count <= 0:
-                return 0
-            clock.advance_to(start + self.access_ns)  # the last byte's Busy and nAck end
-            target.compat_burst(data[:count], start + count * per_byte - tail)
-        else:
-            if not target.ecp_forward_ready() or target._ecp_repeat != 1:
-                return 0
-            count = self._fit(count, per_byte)
-            if count <= 0:
-                return 0
-            target.ecp_take_burst(data[:count])
+    def _status_reads_done(self) -> None:
+        """What the status reads of a burst leave behind: on chips whose EPP timeout bit clears
+        when the status register is read, the bit is clear."""
+        if self._epp_timeout and self._epp_ok and self._epp_clear == "read":
+            self._epp_timeout = False
+
+    def _forward_taken(self, data: bytes, count: int, cadence: Cadence, start_ns: int) -> int:
+        """Charge ``count`` bytes of a forward loop taken from ``start_ns`` on, and leave the
+        last of them on the data lines, as the loop leaves it."""
         self.accesses += count * cadence.accesses
         self._data = data[count - 1]
         self._put(self._data, self._lines[1])
-        clock.advance_to(start + count * per_byte)
+        self.clock.advance_to(start_ns + count * self._cadence_ns(cadence))
+        self._status_reads_done()
         return count
 
-    def handshake_read(self, mode: str, length: int, cadence: Cadence) -> bytes:
-        if self._ctr != cadence.control or self._observers or length <= 0:
-            return b""
-        turned = self._rev_ok and self._ctr & signals.CTR_DIRECTION
-        if mode != "nibble" and not turned:
-            return b""  # the host still drives the data lines: left to the loop
-        target = self._plain_path(forward=False)
+    def _reverse_taken(self, data: bytes, cadence: Cadence) -> bytes:
+        """Charge the bytes of a reverse loop just taken."""
+        if data:
+            self.accesses += len(data) * cadence.accesses
+            self.clock.advance_to(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
+            self._status_reads_done()
+        return data
+
+    def _compat_burst(self, data: bytes, start: int) -> int:
+        """Compatibility-mode bytes at once: the printer must be done with each byte (its Busy
+        and nAck pulse) by the next byte's status read; the pulse of the last byte is left
+        running on the clock, as the loop leaves it."""
+        cadence = COMPAT_CADENCE
+        if self._ctr != cadence.control or self._observers:
+            return 0
+        target = self._plain_path(forward=True)
         if target is None:
+            return 0
+        tail = cadence.strobe_tail_accesses * self.access_ns + round(cadence.strobe_tail_us * 1000)
+        if target.busy_ns + target.ack_ns > tail + self.access_ns:
+            return 0  # the printer would still be busy at the next byte's status read
+        clock = self.clock
+        now = clock.now_ns()
+        if not target.compat_ready_by(now + self.access_ns):
+            return 0
+        chunk = data[start : start + CHUNK]
+        per_byte = self._cadence_ns(cadence)
+        count = self._fit(self._quiet_prefix(chunk), per_byte, target.compat_timers())
+        if count <= 0:
+            return 0
+        clock.advance_to(now + self.access_ns)  # the last byte's Busy and nAck end
+        target.compat_burst(chunk[:count], now + count * per_byte - tail)
+        return self._forward_taken(chunk, count, cadence, now)
+
+    def _ecp_forward_burst(self, data: bytes, start: int) -> int:
+        """ECP forward data bytes at once (events 34–37 each), no run-length count pending."""
+        cadence = ECP_FWD_CADENCE
+        if self._ctr != cadence.control or self._observers:
+            return 0
+        target = self._plain_path(forward=True)
+        if target is None or not target.ecp_forward_ready() or target._ecp_repeat != 1:
+            return 0
+        chunk = data[start : start + CHUNK]
+        count = self._fit(self._quiet_prefix(chunk), self._cadence_ns(cadence))
+        if count <= 0:
+            return 0
+        now = self.clock.now_ns()
+        target.ecp_take_burst(chunk[:count])
+        return self._forward_taken(chunk, count, cadence, now)
+
+    def _epp_write_burst(self, data: bytes, start: int, address: bool) -> int:
+        """EPP write cycles made in software at once (events 62/56 to 60 each) with a peripheral
+        in EPP that answers at once; none with a Zip drive on the cable (it samples the data
+        lines on every nDStrb pulse)."""
+        cadence = EPP_WRITE_CADENCE
+        if self._ctr != cadence.control or self._observers:
+            return 0
+        target = self._plain_path(forward=True)
+        if target is None or not target.epp_ready() or self._zip_on_cable():
+            return 0
+        chunk = data[start : start + CHUNK]
+        count = self._fit(self._quiet_prefix(chunk), self._cadence_ns(cadence))
+        if count <= 0:
+            return 0
+        now = self.clock.now_ns()
+        target.epp_write_burst(chunk[:count], address)
+        return self._forward_taken(chunk, count, cadence, now)
+
+    def _epp_data_write_burst(self, data: bytes, start: int) -> int:
+        return self._epp_write_burst(data, start, False)
+
+    def _epp_addr_write_burst(self, data: bytes, start: int) -> int:
+        return self._epp_write_burst(data, start, True)
+
+    def _reverse_target(self, cadence: Cadence, *, turned: bool) -> Ieee1284Peripheral | None:
+        """The peripheral a reverse burst reads, if the loop is between bytes (and the data lines
+        are turned around where the mode needs it)."""
+        if self._ctr != cadence.control or self._observers:
+            return None
+        if turned and not (self._rev_ok and self._ctr & signals.CTR_DIRECTION):
+            return None  # the host still drives the data lines: left to the loop
+        return self._plain_path(forward=False)
+
+    def _nibble_burst(self, length: int) -> bytes:
+        """Nibble-mode bytes at once (events 7–11 twice each) from a peripheral between bytes."""
+        cadence = NIBBLE_CADENCE
+        target = self._reverse_target(cadence, turned=False)
+        if target is None or not target.reverse_idle(byte_mode=False):
+            return b""
+        count = self._fit(length, self._cadence_ns(cadence))
+        return self._reverse_taken(target.reverse_burst(count), cadence) if count > 0 else b""
+
+    def _byte_burst(self, length: int) -> bytes:
+        """Byte-mode bytes at once (events 14 to 17 each) from a peripheral between bytes."""
+        cadence = BYTE_CADENCE
+        target = self._reverse_target(cadence, turned=True)
+        if target is None or not target.reverse_idle(byte_mode=True):
+            return b""
+        count = self._fit(length, self._cadence_ns(cadence))
+        return self._reverse_taken(target.reverse_burst(count), cadence) if count > 0 else b""
+
+    def _ecp_reverse_sw_burst(self, length: int) -> bytes:
+        """ECP reverse data bytes at once (events 43–46 each), with a data byte on the lines."""
+        cadence = ECP_REV_CADENCE
+        target = self._reverse_target(cadence, turned=True)
+        if target is None or not target.ecp_reverse_sw_ready():
             return b""
         count = self._fit(length, self._cadence_ns(cadence))
         if count <= 0:
             return b""
-        if mode in ("nibble", "byte") and target.reverse_idle(byte_mode=mode == "byte"):
-            data = target.reverse_burst(count)
-        elif mode == "ecp" and target.ecp_reverse_sw_ready():
-            data = target.ecp_reverse_sw_burst(count)
-        else:
+        return self._reverse_taken(target.ecp_reverse_sw_burst(count), cadence)
+
+    def _epp_read_burst(self, length: int, address: bool) -> bytes:
+        """EPP read cycles made in software at once (events 67/64 to 60 each) on the turned-around
+        data lines, from a peripheral in EPP that answers at once."""
+        cadence = EPP_READ_CADENCE
+        target = self._reverse_target(cadence, turned=True)
+        if target is None or not target.epp_ready():
             return b""
-        if data:
-            self.accesses += len(data) * cadence.accesses
-            self.clock.advance_to(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
-        return data
+        count = self._fit(length, self._cadence_ns(cadence))
+        if count <= 0:
+            return b""
+        return self._reverse_taken(target.epp_read_burst(count, address), cadence)
+
+    def _epp_data_read_burst(self, length: int) -> bytes:
+        return self._epp_read_burst(length, False)
+
+    def _epp_addr_read_burst(self, length: int) -> bytes:
+        return self._epp_read_burst(length, True)
 
     def _burst(self, count: int) -> bool:
         """Take ``count`` accesses' time at once if no event falls inside it."""
@@ -665,10 +821,10 @@ class EmulatedPort(PortBackend):
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
         """``rep outsb`` to base+4 (or base+3): one access a cycle; stops at the first cycle that
         times out (the timeout bit stays set), returning the cycles completed before it."""
-        target = self._target() if self._epp_ok and not self._epp_timeout else None
+        target = self._epp_target()
         if target is not None and target.epp_ready():
-            if not address and target.burst_ok() and self._burst(len(data)):
-                target.epp_write_burst(data)
+            if target.burst_ok() and self._burst(len(data)):
+                target.epp_write_burst(data, address)
                 return len(data)
             for count, byte in enumerate(data):
                 # Anything due during this cycle (a timed event, a fault set for this byte) is
@@ -679,6 +835,22 @@ class EmulatedPort(PortBackend):
                 target.epp_cycle_write(byte, address)
             return len(data)
         return self._epp_string_out(data, address)
+
+    def _epp_target(self) -> Ieee1284Peripheral | None:
+        """The peripheral whole hardware EPP cycles may be taken with, if the cycles pass
+        everything on the way unnoticed. Not with a Zip drive on the cable (it samples the data
+        lines on every nDStrb pulse), nor with the chip driving lines of its own (a cycle gives
+        them back to the registers). Between cycles the data lines carry the data register (or
+        nothing, turned around); a 1284.3 recogniser sees each cycle's byte, then that value: a
+        write cycle's nWrite edge ends any frame the byte began, so only 0xAA between cycles
+        could leave one begun (§4.8)."""
+        if not self._epp_ok or self._epp_timeout or self._zip_on_cable():
+            return None
+        if self._ovr_mask or self._ovr_data is not None or self._ovr_tristate:
+            return None
+        if self._daisy_on_cable() and (self._lines[0] == 0xAA or not self._path_daisies_clean()):
+            return None
+        return self._target()
 
     def _event_within(self) -> bool:
         upcoming = self.clock.next_event_ns()
@@ -693,10 +865,10 @@ class EmulatedPort(PortBackend):
 
     def read_epp_block(self, length: int, address: bool = False) -> bytes:
         """``rep insb`` from base+4 (or base+3): stops at the first cycle that times out."""
-        target = self._target() if self._epp_ok and not self._epp_timeout else None
+        target = self._epp_target()
         if target is not None and target.epp_ready():
-            if not address and self._burst(length):
-                return target.epp_read_burst(length)
+            if self._burst(length):
+                return target.epp_read_burst(length, address)
             out = bytearray()
             for _ in range(length):
                 if self._event_within() or not target.epp_ready():
