@@ -4,30 +4,56 @@
 ``spy:<spec>?vcd=FILE`` — the spy's own options follow the last ``?``. ``/dev/parportN`` means
 ``ppdev``. Backends are found by scheme in a table of (module, factory) imported only when used,
 plus the ``parport.backends`` entry-point group, so nothing is imported (and no hardware touched)
-until a port is opened.
+until a port is opened. ``importlib.metadata`` itself is imported only for a scheme that is not in
+the table.
+
+A spec that cannot name a port raises :class:`~parport.nt.SpecError` (a ``ParportError`` and a
+``ValueError``) with one line naming what is wrong and what is allowed; a spec that is not a str
+raises ``TypeError``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Final
 from urllib.parse import unquote
 
+from ..nt.errors import SpecError
 from .backend import PortBackend
 
-__all__ = ["BACKENDS", "DEFAULT_SPEC", "PortSpec", "default_spec", "open_backend", "parse_spec"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_SPEC",
+    "PortSpec",
+    "SpecError",
+    "available_schemes",
+    "default_spec",
+    "open_backend",
+    "parse_spec",
+]
 
 DEFAULT_SPEC: Final = "emu:"
+ENTRY_POINT_GROUP: Final = "parport.backends"
 
 # scheme -> (module, factory(target, options) -> PortBackend)
 BACKENDS: Final[dict[str, tuple[str, str]]] = {
     "emu": ("parport.hw.emu.topology", "open_emulator"),
     "spy": ("parport.hw.spy", "open_spy"),
 }
+
+# Schemes design.md §6 describes that this build may not have, with an example of each.
+_EXAMPLES: Final = {
+    "emu": "'emu:'",
+    "ppdev": "'/dev/parport0'",
+    "portio": "'portio:0x378'",
+    "parportd": "'parportd:'",
+    "spy": "'spy:emu:?vcd=trace.vcd'",
+}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986 scheme syntax
 
 Factory = Callable[[str, Mapping[str, str]], PortBackend]
 
@@ -45,38 +71,102 @@ class PortSpec:
         return self.text or f"{self.scheme}:{self.target}"
 
 
-def _options(text: str, what: str) -> dict[str, str]:
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` as an error message shows it: on one line (control characters escaped), and cut
+    short with an ellipsis past ``limit`` characters."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _entry_point_names() -> list[str]:
+    from importlib.metadata import entry_points  # noqa: PLC0415 (18 ms: only when needed)
+
+    return [entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def available_schemes() -> list[str]:
+    """Every scheme this build can open: the built-in table plus the installed entry points."""
+    return sorted({*BACKENDS, *_entry_point_names()})
+
+
+def _suggestion() -> str:
+    schemes = available_schemes()
+    examples = [_EXAMPLES[s] for s in _EXAMPLES if s in schemes and s != "spy"]
+    return f"give one like {' or '.join(examples)} (schemes on this build: {', '.join(schemes)})"
+
+
+def _options(text: str, where: str, allowed: str) -> dict[str, str]:
+    """``key=value`` pairs separated by ``&``, percent-decoded."""
     options: dict[str, str] = {}
     for item in text.split("&"):
         if not item:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"{what}: option {item!r} is not of the form key=value")
+            raise SpecError(
+                f"{where}: option '{shown(item)}' is not allowed: {where} options are key=value "
+                f"pairs separated by '&' ({allowed})"
+            )
+        key = unquote(key)
+        value = unquote(value)
         if key in options:
-            raise ValueError(f"{what}: option {key!r} given twice")
-        options[key] = unquote(value)
+            raise SpecError(
+                f"{where}: {shown(key)}= is given twice ({shown(key)}={shown(options[key])}, "
+                f"{shown(key)}={shown(value)}); give each option once"
+            )
+        options[key] = value
     return options
 
 
+def _check_spy_options(options: Mapping[str, str]) -> None:
+    unknown = [f"{key}={value}" for key, value in options.items() if key != "vcd"]
+    if unknown:
+        raise SpecError(
+            f"spy: unknown options [{shown(', '.join(unknown))}]; spy: takes only vcd=FILE, "
+            "the VCD file to write"
+        )
+    if "vcd" not in options:
+        raise SpecError("spy: needs vcd=FILE, a path for the VCD trace it writes (none given)")
+    if not options["vcd"]:
+        raise SpecError(
+            "spy: vcd= is not allowed: spy: needs vcd=FILE, a path for the VCD trace it writes"
+        )
+
+
 def parse_spec(text: str) -> PortSpec:
-    """Parse a port spec; raises ValueError with the reason when it is malformed."""
+    """Parse a port spec; raises :class:`SpecError` with the reason when it is malformed.
+
+    Only the syntax is checked here (and the ``spy:`` options); a backend checks its own options
+    when it opens.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"spec must be a str like 'emu:', not {type(text).__name__}")
     spec = text.strip()
     if not spec:
-        raise ValueError("an empty port spec; try 'emu:' or '/dev/parport0'")
+        raise SpecError(f"an empty port spec; {_suggestion()}")
     if spec.startswith("/dev/"):
         return PortSpec("ppdev", spec, {}, spec)
     scheme, sep, rest = spec.partition(":")
-    if not sep or not scheme.isidentifier():
-        raise ValueError(f"port spec {text!r} has no scheme (like 'emu:' or 'spy:emu:?vcd=f.vcd')")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        raise SpecError(f"port spec '{shown(text)}' has no scheme; {_suggestion()}")
     scheme = scheme.lower()
     if scheme == "spy":
         inner, qmark, query = rest.rpartition("?")
         if not qmark:
-            raise ValueError("spy: needs '?vcd=FILE' after the spec it wraps")
-        return PortSpec("spy", inner, _options(query, "spy"), spec)
+            raise SpecError(
+                "spy: needs '?vcd=FILE' after the spec it wraps, like 'spy:emu:?vcd=trace.vcd'"
+            )
+        options = _options(query, "spy", "spy: takes vcd=FILE")
+        _check_spy_options(options)
+        if inner.strip():
+            try:
+                parse_spec(inner)
+            except SpecError as exc:
+                raise SpecError(f"spy: the spec it wraps: {exc}") from exc
+        return PortSpec("spy", inner, options, spec)
     if scheme == "emu":
-        return PortSpec("emu", "", _options(rest, "emu"), spec)
+        return PortSpec("emu", "", _options(rest, "emu", "e.g. 'emu:chain=printer&hw=spp'"), spec)
     return PortSpec(scheme, rest, {}, spec)
 
 
@@ -85,25 +175,37 @@ def default_spec() -> str:
     return os.environ.get("PARPORT_PORT") or DEFAULT_SPEC
 
 
-def _factory(scheme: str) -> Factory:
+def _factory(scheme: str, spec: PortSpec) -> Factory:
     if scheme in BACKENDS:
         module, name = BACKENDS[scheme]
         factory: Factory = getattr(importlib.import_module(module), name)
         return factory
-    for entry in entry_points(group="parport.backends"):
+    from importlib.metadata import entry_points  # noqa: PLC0415 (18 ms: only when needed)
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == scheme:
             loaded: Factory = entry.load()
             return loaded
-    known = sorted({*BACKENDS, *(e.name for e in entry_points(group="parport.backends"))})
     hint = ""
-    if scheme in ("ppdev", "portio", "parportd"):
-        hint = f" ({scheme} is not part of this release yet)"
-    raise ValueError(f"no backend for {scheme!r}{hint}; available: {', '.join(known)}")
+    if scheme in _EXAMPLES:
+        hint = f" ({scheme} is not part of this release)"
+    raise SpecError(
+        f"no backend for '{shown(scheme)}' in '{shown(str(spec))}'{hint}; "
+        f"schemes on this build: {', '.join(available_schemes())}"
+    )
 
 
 def open_backend(spec: str | PortSpec | None = None) -> PortBackend:
     """Open the backend a spec names (default: :func:`default_spec`)."""
+    from_environment = spec is None and bool(os.environ.get("PARPORT_PORT"))
     if spec is None:
         spec = default_spec()
-    parsed = spec if isinstance(spec, PortSpec) else parse_spec(spec)
-    return _factory(parsed.scheme)(parsed.target, parsed.options)
+    if not isinstance(spec, str | PortSpec):
+        raise TypeError(f"spec must be a str like 'emu:', not {type(spec).__name__}")
+    try:
+        parsed = spec if isinstance(spec, PortSpec) else parse_spec(spec)
+        return _factory(parsed.scheme, parsed)(parsed.target, parsed.options)
+    except SpecError as exc:
+        if not from_environment:
+            raise
+        raise SpecError(f"{exc} (the spec comes from $PARPORT_PORT)") from exc

@@ -26,6 +26,7 @@ __all__ = [
     "NtStatusError",
     "ParportError",
     "PrinterError",
+    "SpecError",
 ]
 
 
@@ -89,6 +90,20 @@ class InvalidParameterError(NtStatusError, ValueError):
         NTSTATUS.STATUS_INVALID_DEVICE_REQUEST,
         NTSTATUS.STATUS_NOT_A_DIRECTORY,
     )
+
+
+class SpecError(InvalidParameterError):
+    """A port spec, an ``emu:`` option or a bench file that cannot describe a port.
+
+    Raised before anything is opened; the message is one line naming the option, the value given
+    and what is allowed. ``.status`` is STATUS_INVALID_PARAMETER, and unlike the request failures
+    the text carries no status name: it is meant for whoever wrote the spec.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.status = NTSTATUS.STATUS_INVALID_PARAMETER
+        self.information = 0
+        Exception.__init__(self, message)
 
 
 class BufferTooSmallError(NtStatusError, ValueError):
