@@ -1,5 +1,7 @@
-"""String I/O and FIFO bursts: the fast paths take the same bytes, the same accesses and the
-same virtual time as the same cycles emulated one by one (forced by a line observer)."""
+"""String I/O, FIFO bursts and the whole-transfer operations: the fast paths take the same bytes,
+the same accesses and the same virtual time, and leave every line and device as the same cycles
+emulated one by one (forced by a line observer). Ports run on the manual clock (``clock=manual``),
+so that both runs see the same virtual time."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from parport.ieee1284.transfer import Transfer
 
 
 def _epp_port(observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
-    port = open_backend("emu:chain=daisy+printer")
+    port = open_backend("emu:chain=daisy+printer&clock=manual")
     assert isinstance(port, EmulatedPort)
     session = Session(port)
     assert session.negotiate(0x40).value == "accepted"
@@ -87,7 +89,7 @@ def test_epp_burst_waits_for_a_timed_fault() -> None:
 def test_ecp_fifo_burst_matches_the_engine() -> None:
     results = []
     for observed in (False, True):
-        port = open_backend("emu:chain=printer")
+        port = open_backend("emu:chain=printer&clock=manual")
         assert isinstance(port, EmulatedPort)
         session = Session(port, ecp_rle=False)
         assert session.negotiate(0x10).value == "accepted"
@@ -110,7 +112,7 @@ def test_ecp_fifo_reverse_matches_cycle_by_cycle(runs: list[tuple[int, int]], wa
     payload = b"".join(bytes((byte,)) * count for byte, count in runs)
     results = []
     for observed in (False, True):
-        port = open_backend("emu:chain=printer")
+        port = open_backend("emu:chain=printer&clock=manual")
         assert isinstance(port, EmulatedPort)
         printer = port.chain[0]
         assert isinstance(printer, Ieee1284Peripheral)
@@ -129,163 +131,6 @@ def test_ecp_fifo_reverse_matches_cycle_by_cycle(runs: list[tuple[int, int]], wa
 # --- software handshakes (compatibility, byte, ECP without the FIFO) taken many bytes at once ---
 
 CHAINS = ["printer", "daisy+printer", "daisy+daisy+printer", "zip+printer"]
-
-
-def _software_port(chain: str, observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
-    port = open_backend(f"emu:chain={chain}")
-    assert isinstance(port, EmulatedPort)
-    if observed:
-        port.add_line_observer(lambda state: None)  # every line change watched: cycle by cycle
-    printer = port.chain[-1]
-    assert isinstance(printer, Ieee1284Peripheral)
-    return port, printer
-
-
-def _outcome(
-    port: EmulatedPort, printer: Ieee1284Peripheral, call: Callable[..., object], *args: object
-) -> tuple[object, ...]:
-    """What ``call(*args)`` did: its result, the bytes taken, accesses, virtual time, and the
-    state of the lines and the peripheral after it."""
-    start, accesses = port.now(), port.accesses
-    result = call(*args)
-    return (
-        result,
-        bytes(printer.received),
-        port.accesses - accesses,
-        port.now() - start,
-        printer.phase,
-        port.cable.head.status(),  # the lines right at the end, before anything moves time
-        printer._ready_at,  # when the printer's last nAck pulse ended: the strobe's exact time
-        port.read_status(),
-        port.clock.next_event_ns(),
-    )
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    st.sampled_from(CHAINS),
-    st.binary(max_size=400),
-    st.integers(0, 500),
-    st.sampled_from([nt.NIBBLE, nt.BYTE_BIDIR, nt.ECP_SW]),
-    st.one_of(st.none(), st.integers(0, 6000)),
-)
-def test_reverse_software_reads_match_cycle_by_cycle(
-    chain: str, payload: bytes, want: int, mode: int, power_off_us: int | None
-) -> None:
-    results = []
-    for observed in (False, True):
-        port, printer = _software_port(chain, observed)
-        printer.queue_reverse(payload)
-        session = Session(port, ecp_rle=False)
-        if power_off_us is not None:
-            port.inject(Fault.POWER_OFF, printer, at_us=port.now() + power_off_us + 0.5)
-        results.append(_outcome(port, printer, session.read, want, mode))
-        results.append(_outcome(port, printer, session.read, want, mode))
-    assert results[0] == results[2] and results[1] == results[3]
-    if power_off_us is None and want and payload:
-        first = results[0][0]
-        assert isinstance(first, Transfer)
-        assert first.data == payload[: len(first.data)]
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    st.sampled_from(CHAINS),
-    st.binary(max_size=300),
-    st.one_of(st.none(), st.integers(0, 300)),
-)
-def test_ecp_software_write_matches_cycle_by_cycle(
-    chain: str, data: bytes, fault_after: int | None
-) -> None:
-    results = []
-    for observed in (False, True):
-        port, printer = _software_port(chain, observed)
-        session = Session(port, ecp_rle=False)
-        if fault_after is not None:
-            port.inject(Fault.POWER_OFF, printer, after_bytes=fault_after)
-        results.append(_outcome(port, printer, session.write, data, nt.ECP_SW))
-        results.append(_outcome(port, printer, session.write, b"\xaa\x55", nt.ECP_SW))
-    assert results[0] == results[2] and results[1] == results[3]
-
-
-def test_when_the_emulator_takes_handshakes_whole() -> None:
-    """The fast path is taken only where nothing can tell: checked on what it refuses."""
-    port, printer = _software_port("printer", observed=False)
-    port.write_control(0x0C)
-    assert port._compat_burst(b"hello", 0) == 5
-    assert bytes(printer.received) == b"hello"
-    port.write_control(0x1C)  # nAck interrupt armed: every pulse must be seen
-    assert port._compat_burst(b"x", 0) == 0
-    port.write_control(0x0D)  # not between bytes
-    assert port._compat_burst(b"x", 0) == 0
-
-    port, printer = _software_port("daisy+printer", observed=False)
-    port.write_control(0x0C)
-    assert port._compat_burst(b"ab\xaa\x55", 0) == 2  # CPP could start
-
-    port, printer = _software_port("zip+printer", observed=False)
-    printer.queue_reverse(b"data")
-    assert Session(port).read(4, nt.BYTE_BIDIR).data == b"data"
-    printer.queue_reverse(b"more")
-    port.write_control(0x24)
-    assert port._byte_burst(4) == b""  # the Zip samples nAutoFd
-
-    port, printer = _software_port("printer", observed=True)
-    port.write_control(0x0C)
-    assert port._compat_burst(b"x", 0) == 0  # traced
-
-
-def test_software_transfers_take_bursts() -> None:
-    port, printer = _software_port("daisy+printer", observed=False)
-    calls: list[int] = []
-    take = port._compat_burst
-
-    def spy(data: bytes, start: int) -> int:
-        calls.append(count := take(data, start))
-        return count
-
-    port._compat_burst = spy  # type: ignore[method-assign]
-    assert Session(port).write(bytes(10_000), nt.CENTRONICS).count == 10_000
-    assert sum(calls) == 10_000 and len([c for c in calls if c]) == 3  # 4096 + 4096 + 1808
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.sampled_from([nt.CENTRONICS, nt.IEEE_COMPATIBILITY]),  # software, the chip's FIFO
-    st.sampled_from(CHAINS),
-    st.binary(max_size=300),
-    st.sampled_from([None, Fault.PAPER_OUT, Fault.OFF_LINE, Fault.POWER_OFF, Fault.STUCK_BUSY]),
-    st.integers(0, 320),
-    st.one_of(st.none(), st.integers(0, 3000)),
-    st.sampled_from([(1000, 500), (3000, 500), (200, 100)]),  # the printer's Busy and nAck
-)
-def test_compat_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
-    mode: int,
-    chain: str,
-    data: bytes,
-    fault: Fault | None,
-    after: int,
-    at_us: int | None,
-    timing: tuple[int, int],
-) -> None:
-    results = []
-    for observed in (False, True):
-        port, printer = _software_port(chain, observed)
-        printer.busy_ns, printer.ack_ns = timing
-        session = Session(port, budget_us=20_000)
-        if fault is not None:
-            if at_us is None:
-                port.inject(fault, printer, after_bytes=after)
-            else:
-                port.inject(fault, printer, at_us=port.now() + at_us + 0.5)
-        results.append(_outcome(port, printer, session.write, data, mode))
-        results.append(_outcome(port, printer, session.write, b"\x1b@\xaa" * 7, mode))
-    assert results[0] == results[2] and results[1] == results[3]
-    if fault is None:
-        assert bytes(results[0][1]).startswith(data)
-
-
-# --- EPP cycles made in software, taken many at once ---
 
 # Data that makes the 1284.3 recognisers and the Zip drive's sampler work: CPP qualifiers, Zip
 # connect sequences and their pieces, among random bytes.
@@ -361,6 +206,172 @@ def _everything(port: EmulatedPort) -> tuple[object, ...]:
         port.clock.next_event_ns(),
         [_state(device) for device in port.chain],
     )
+
+
+def _software_port(chain: str, observed: bool) -> tuple[EmulatedPort, Ieee1284Peripheral]:
+    port = open_backend(f"emu:chain={chain}&clock=manual")
+    assert isinstance(port, EmulatedPort)
+    if observed:
+        port.add_line_observer(lambda state: None)  # every line change watched: cycle by cycle
+    printer = port.chain[-1]
+    assert isinstance(printer, Ieee1284Peripheral)
+    return port, printer
+
+
+def _outcome(
+    port: EmulatedPort, printer: Ieee1284Peripheral, call: Callable[..., object], *args: object
+) -> tuple[object, ...]:
+    """What ``call(*args)`` did: its result, the bytes taken, accesses, virtual time, and the
+    state of the lines and the peripheral after it."""
+    start, accesses = port.now(), port.accesses
+    result = call(*args)
+    return (
+        result,
+        bytes(printer.received),
+        port.accesses - accesses,
+        port.now() - start,
+        printer.phase,
+        port.cable.head.status(),  # the lines right at the end, before anything moves time
+        printer._ready_at,  # when the printer's last nAck pulse ended: the strobe's exact time
+        port.read_status(),
+        _everything(port),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(CHAINS),
+    st.binary(max_size=400),
+    st.integers(0, 500),
+    st.sampled_from([nt.NIBBLE, nt.BYTE_BIDIR, nt.ECP_SW]),
+    st.one_of(st.none(), st.integers(0, 6000)),
+)
+def test_reverse_software_reads_match_cycle_by_cycle(
+    chain: str, payload: bytes, want: int, mode: int, power_off_us: int | None
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        printer.queue_reverse(payload)
+        session = Session(port, ecp_rle=False)
+        if power_off_us is not None:
+            port.inject(Fault.POWER_OFF, printer, at_us=port.now() + power_off_us + 0.5)
+        results.append(_outcome(port, printer, session.read, want, mode))
+        results.append(_outcome(port, printer, session.read, want, mode))
+    assert results[0] == results[2] and results[1] == results[3]
+    if power_off_us is None and want and payload:
+        first = results[0][0]
+        assert isinstance(first, Transfer)
+        assert first.data == payload[: len(first.data)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(CHAINS),
+    st.one_of(st.binary(max_size=300), _WATCHED),
+    st.one_of(st.none(), st.integers(0, 300)),
+)
+def test_ecp_software_write_matches_cycle_by_cycle(
+    chain: str, data: bytes, fault_after: int | None
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        session = Session(port, ecp_rle=False)
+        if fault_after is not None:
+            port.inject(Fault.POWER_OFF, printer, after_bytes=fault_after)
+        results.append(_outcome(port, printer, session.write, data, nt.ECP_SW))
+        results.append(_outcome(port, printer, session.write, b"\xaa\x55", nt.ECP_SW))
+    assert results[0] == results[2] and results[1] == results[3]
+
+
+def test_when_the_emulator_takes_handshakes_whole() -> None:
+    """The fast path is taken only where nothing can tell: checked on what it refuses."""
+    port, printer = _software_port("printer", observed=False)
+    port.write_control(0x0C)
+    assert port._compat_burst(b"hello", 0) == 5
+    assert bytes(printer.received) == b"hello"
+    port.write_control(0x1C)  # nAck interrupt armed: every pulse must be seen
+    assert port._compat_burst(b"x", 0) == 0
+    port.write_control(0x0D)  # not between bytes
+    assert port._compat_burst(b"x", 0) == 0
+
+    port, printer = _software_port("daisy+printer", observed=False)
+    port.write_control(0x0C)
+    # Through a 1284.3 device: each strobe ends a frame a byte begins; only a last 0xAA would
+    # leave one begun. EPP strobes nDStrb instead: it stops where a qualifier would be seen.
+    assert port._compat_burst(b"ab\xaa\x55\x00\xff\x87\x78\xaa", 0) == 8
+    assert port._compat_burst(b"\xaa\xaa", 0) == 0
+    session = Session(port)
+    assert session.negotiate(0x40).value == "accepted"
+    port.write_control(0x05)
+    assert port._epp_data_write_burst(b"ab\xaa\x55\x00\xff\x87\x78", 0) == 2
+    assert port._epp_data_write_burst(b"ab\xaa\x55\x00", 0) == 2
+    assert port._epp_data_write_burst(b"ab\xaa\x55\x11\xaa\x11", 0) == 7
+
+    port, printer = _software_port("zip+printer", observed=False)
+    printer.queue_reverse(b"data")
+    assert Session(port).read(4, nt.BYTE_BIDIR).data == b"data"
+    printer.queue_reverse(b"more")
+    port.write_control(0x24)
+    assert port._byte_burst(4) == b""  # the Zip samples nAutoFd
+
+    port, printer = _software_port("printer", observed=True)
+    port.write_control(0x0C)
+    assert port._compat_burst(b"x", 0) == 0  # traced
+
+
+def test_software_transfers_take_bursts() -> None:
+    port, printer = _software_port("daisy+printer", observed=False)
+    calls: list[int] = []
+    take = port._compat_burst
+
+    def spy(data: bytes, start: int) -> int:
+        calls.append(count := take(data, start))
+        return count
+
+    port._compat_burst = spy  # type: ignore[method-assign]
+    assert Session(port).write(bytes(10_000), nt.CENTRONICS).count == 10_000
+    assert sum(calls) == 10_000 and len([c for c in calls if c]) == 3  # 4096 + 4096 + 1808
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([nt.CENTRONICS, nt.IEEE_COMPATIBILITY]),  # software, the chip's FIFO
+    st.sampled_from(CHAINS),
+    st.one_of(st.binary(max_size=300), _WATCHED),
+    st.sampled_from([None, Fault.PAPER_OUT, Fault.OFF_LINE, Fault.POWER_OFF, Fault.STUCK_BUSY]),
+    st.integers(0, 320),
+    st.one_of(st.none(), st.integers(0, 3000)),
+    st.sampled_from([(1000, 500), (3000, 500), (200, 100)]),  # the printer's Busy and nAck
+)
+def test_compat_writes_match_cycle_by_cycle(  # noqa: PLR0917 - one per axis
+    mode: int,
+    chain: str,
+    data: bytes,
+    fault: Fault | None,
+    after: int,
+    at_us: int | None,
+    timing: tuple[int, int],
+) -> None:
+    results = []
+    for observed in (False, True):
+        port, printer = _software_port(chain, observed)
+        printer.busy_ns, printer.ack_ns = timing
+        session = Session(port, budget_us=20_000)
+        if fault is not None:
+            if at_us is None:
+                port.inject(fault, printer, after_bytes=after)
+            else:
+                port.inject(fault, printer, at_us=port.now() + at_us + 0.5)
+        results.append(_outcome(port, printer, session.write, data, mode))
+        results.append(_outcome(port, printer, session.write, b"\x1b@\xaa" * 7, mode))
+    assert results[0] == results[2] and results[1] == results[3]
+    if fault is None:
+        assert bytes(results[0][1]).startswith(data)
+
+
+# --- EPP cycles made in software, taken many at once ---
 
 
 def _epp_run(  # noqa: PLR0917 - one per axis of the property
@@ -609,7 +620,7 @@ _FRAMES = st.sampled_from([0xE0, 0xE1, 0xD0, 0x20, 0x30, 0x08]).map(cpp_frame)
 
 
 def _script_outcome(chain: str, scripts: list[list[Step]], generic: bool) -> tuple[object, ...]:
-    port = open_backend(f"emu:chain={chain}")
+    port = open_backend(f"emu:chain={chain}&clock=manual")
     assert isinstance(port, EmulatedPort)
     dot3.assign_addresses(port)
     port.write_ecr(0x34)  # PS/2 mode: control bit 5 turns the data lines around

@@ -14,6 +14,7 @@ address registers run complete EPP cycles (with the timeout bit after 10 µs wit
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Generator, Sequence
 from typing import Final
@@ -57,6 +58,12 @@ _TURNING: Final = signals.CTR_ACKINTEN | signals.CTR_DIRECTION  # control bits s
 COMPAT_ENGINE_STEP_NS: Final = 500  # mode 010: data set-up, nStrobe width, data hold
 IRQ_CODES: Final = {7: 1, 9: 2, 10: 3, 11: 4, 14: 5, 15: 6, 5: 7}  # cnfgB bits 5:3
 IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
+
+# A 1284.3 qualifier far enough for a recogniser to answer (S1), and one begun at the end of the
+# data (a recogniser left mid-qualifier), as the data lines carry them: a repeated byte is no
+# change on the lines (§4.8).
+_CPP_QUALIFIER: Final = re.compile(rb"\xaa+\x55+\x00+\xff")
+_CPP_BEGUN: Final = re.compile(rb"\xaa+(?:\x55+(?:\x00+)?)?\Z")
 
 # An engine step: ("delay", ns) or ("wait", mask, value) on the status pins.
 EngineStep = tuple[str, int] | tuple[str, int, int]
@@ -606,7 +613,7 @@ class EmulatedPort(PortBackend):
         interrupt, no engine running, and (unless ``chip_lines``: the ECR mode-010 engine's own
         bursts) the registers alone driving the lines.
 
-        Forward bursts through a 1284.3 device stop before any 0xAA (see ``_quiet_prefix``);
+        Forward bursts through a 1284.3 device stop where it could notice (``_quiet_prefix``);
         no reverse burst is taken with a Zip drive on the cable (it samples the data lines on
         each nAutoFd pulse)."""
         if self._ctr & signals.CTR_ACKINTEN or self._dirty or self._engine is not None:
@@ -643,13 +650,28 @@ class EmulatedPort(PortBackend):
             else:
                 return True
 
-    def _quiet_prefix(self, data: bytes) -> int:
-        """How many leading bytes of ``data`` pass every 1284.3 recogniser unnoticed: all before
-        the first 0xAA (the only byte that starts a CPP frame), if there is a 1284.3 device."""
+    def _quiet_prefix(self, data: bytes, *, strobed: bool) -> int:
+        """How many leading bytes of ``data``, put on the data lines one after the other, pass
+        every 1284.3 recogniser on the way unnoticed (§4.8: a frame shows itself only from its
+        fourth qualifier byte, ``AA 55 00 FF``), and leave each one idle, as before.
+
+        ``strobed``: each byte is followed by a falling nStrobe (compatibility, ECP forward),
+        which ends any frame it began; only a last 0xAA would leave one begun. Otherwise (EPP,
+        with nStrobe held low as nWrite) the bytes run up to where ``AA 55 00 FF`` would begin,
+        without a begun qualifier at the end. Either way a frame begun and ended within the burst
+        clears a device's marks of an earlier frame, so with such marks (``_path_daisies_clean``)
+        the bytes stop before the first 0xAA."""
         if not self._daisy_on_cable():
             return len(data)
-        end = data.find(0xAA)
-        return len(data) if end < 0 else end
+        if not self._path_daisies_clean():
+            end = data.find(0xAA)
+            return len(data) if end < 0 else end
+        if strobed:
+            return len(data.rstrip(b"\xaa"))
+        found = _CPP_QUALIFIER.search(data)
+        end = len(data) if found is None else found.start()
+        begun = _CPP_BEGUN.search(data, 0, end)
+        return end if begun is None else begun.start()
 
     def _cadence_ns(self, cadence: Cadence) -> int:
         return cadence.accesses * self.access_ns + round(cadence.delay_us * 1000)
@@ -659,7 +681,7 @@ class EmulatedPort(PortBackend):
         upcoming = self.clock.next_event_ns(ignore)
         if upcoming is None:
             return count
-        return min(count, (upcoming - self.clock.now_ns() - 1) // per_byte_ns)
+        return max(0, min(count, (upcoming - self.clock.now_ns() - 1) // per_byte_ns))
 
     def _status_reads_done(self) -> None:
         """What the status reads of a burst leave behind: on chips whose EPP timeout bit clears
@@ -704,7 +726,8 @@ class EmulatedPort(PortBackend):
             return 0
         chunk = data[start : start + CHUNK]
         per_byte = self._cadence_ns(cadence)
-        count = self._fit(self._quiet_prefix(chunk), per_byte, target.compat_timers())
+        count = self._fit(len(chunk), per_byte, target.compat_timers())
+        count = self._quiet_prefix(chunk[:count], strobed=True)
         if count <= 0:
             return 0
         clock.advance_to(now + self.access_ns)  # the last byte's Busy and nAck end
@@ -720,7 +743,8 @@ class EmulatedPort(PortBackend):
         if target is None or not target.ecp_forward_ready() or target._ecp_repeat != 1:
             return 0
         chunk = data[start : start + CHUNK]
-        count = self._fit(self._quiet_prefix(chunk), self._cadence_ns(cadence))
+        count = self._fit(len(chunk), self._cadence_ns(cadence))
+        count = self._quiet_prefix(chunk[:count], strobed=True)
         if count <= 0:
             return 0
         now = self.clock.now_ns()
@@ -738,7 +762,8 @@ class EmulatedPort(PortBackend):
         if target is None or not target.epp_ready() or self._zip_on_cable():
             return 0
         chunk = data[start : start + CHUNK]
-        count = self._fit(self._quiet_prefix(chunk), self._cadence_ns(cadence))
+        count = self._fit(len(chunk), self._cadence_ns(cadence))
+        count = self._quiet_prefix(chunk[:count], strobed=False)
         if count <= 0:
             return 0
         now = self.clock.now_ns()
@@ -1002,8 +1027,8 @@ class EmulatedPort(PortBackend):
         now = self.clock.now_ns()
         if not target.compat_ready_by(now):
             return 0
-        count = min(len(data) - start - 1, self._quiet_prefix(data[start:]))
-        count = self._fit(count, period)
+        count = self._fit(len(data) - start - 1, period)
+        count = self._quiet_prefix(data[start : start + count], strobed=True)
         if count <= 0:
             return 0
         last_push = now + (count - 1) * period
