@@ -16,11 +16,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/parport demo
 
-# sigrok-cli (Debian) lets a test check that PulseView's VCD input reads our traces; where it
-# cannot be installed (no root, no network) that one test is skipped.
+# sigrok-cli (Debian) lets a test check that PulseView's VCD input reads our traces; the QEMU
+# guest of the hil tests needs qemu-system-x86 linux-image-amd64 busybox-static cpio (the ones
+# missing are printed by tests/hil/guest.py --print-missing; docs/hil.md). Where they cannot be
+# installed (no root, no network) the tests that need them are skipped, each with its reason.
 test: $(STAMP)
-	@command -v sigrok-cli >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sigrok-cli) >/dev/null 2>&1; } || true
+	@guest="$$($(BIN)/python tests/hil/guest.py --print-missing 2>/dev/null)"; \
+	command -v sigrok-cli >/dev/null 2>&1 && sigrok= || sigrok=sigrok-cli; \
+	if [ -n "$$sigrok$$guest" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make test: apt-get install $$sigrok $$guest"; \
+		apt-get update -qq >/dev/null 2>&1; \
+		[ -z "$$sigrok" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sigrok-cli >/dev/null 2>&1; \
+		[ -z "$$guest" ] || DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq \
+			--no-install-recommends $$guest >/dev/null 2>&1; \
+	fi; true
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

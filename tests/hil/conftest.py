@@ -19,7 +19,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,34 +81,6 @@ def in_guest() -> None:
 # On the host
 
 
-@dataclass
-class GuestResult:
-    outcome: str  # passed, failed, skipped
-    message: str = ""
-    wasxfail: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    duration: float = 0.0
-
-
-def _fold(reports: list[dict[str, Any]]) -> GuestResult:
-    """One test's setup/call/teardown reports from the guest, as one outcome."""
-    props: dict[str, Any] = {}
-    for rep in reports:
-        props.update(dict(rep["properties"]))
-    duration = sum(float(rep["duration"]) for rep in reports)
-    failed = [rep for rep in reports if rep["outcome"] == "failed"]
-    if failed:
-        text = "\n".join(f"[guest, {rep['when']}]\n{rep['longrepr']}" for rep in failed)
-        return GuestResult("failed", text, None, props, duration)
-    for rep in reports:
-        if rep["outcome"] == "skipped":
-            reason = rep["skip_reason"] or rep["longrepr"]
-            return GuestResult("skipped", reason, rep["wasxfail"], props, duration)
-    call = [rep for rep in reports if rep["when"] == "call"]
-    wasxfail = call[0]["wasxfail"] if call else None
-    return GuestResult("passed", "", wasxfail, props, duration)
-
-
 class GuestSession:
     """ONE guest per pytest session, booted by the first stand-in that runs."""
 
@@ -118,7 +89,7 @@ class GuestSession:
         self.ran = False
         self.skip_reason: str | None = None
         self.failure: str | None = None
-        self.results: dict[str, GuestResult] = {}
+        self.results: dict[str, guest.GuestResult] = {}
         self.run: guest.GuestRun | None = None
         self.capture = b""
         self.wall = 0.0
@@ -151,17 +122,12 @@ class GuestSession:
         CACHE_LOG.write_text(run.console)
         if run.capture.is_file():
             self.capture = run.capture.read_bytes()
-        by_id: dict[str, list[dict[str, Any]]] = {}
-        if run.report.is_file():
-            for line in run.report.read_text().splitlines():
-                rep = json.loads(line)
-                by_id.setdefault(rep["nodeid"], []).append(rep)
-        self.results = {nodeid: _fold(reps) for nodeid, reps in by_id.items()}
+        self.results = guest.read_report(run.report)
         if run.exit_code not in (0, 1):  # pytest: 0 all passed, 1 some failed
             tail = run.tail()
             self.failure = f"the guest's pytest exited {run.exit_code}; console tail:\n{tail}"
 
-    def result(self, nodeid: str) -> GuestResult:
+    def result(self, nodeid: str) -> guest.GuestResult:
         self.ensure()
         if self.skip_reason is not None:
             pytest.skip(self.skip_reason)
@@ -237,7 +203,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     timeout = pytest.mark.timeout(_stand_in_timeout())
     for index, item in enumerate(items):
         if item in hil:
-            assert isinstance(item, pytest.Function)
+            assert isinstance(item, pytest.Function) and item.parent is not None
             stand_in = GuestItem.from_parent(item.parent, name=item.name, original=item)
             stand_in.add_marker(timeout)
             items[index] = stand_in

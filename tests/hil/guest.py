@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import re
@@ -38,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = PROJECT_ROOT / ".hil-cache"
@@ -153,7 +154,7 @@ def _is_static_elf(path: Path) -> bool:
         return False
     if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only
         return False
-    order = "little" if data[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if data[5] == 1 else "big"
     phoff = int.from_bytes(data[0x20:0x28], order)
     phentsize = int.from_bytes(data[0x36:0x38], order)
     phnum = int.from_bytes(data[0x38:0x3A], order)
@@ -387,7 +388,7 @@ class GuestRun:
 class _Console:
     """Reads QEMU's serial console on a thread, keeps all of it, and flags the init's marks."""
 
-    def __init__(self, stream: object, log: Path) -> None:
+    def __init__(self, stream: IO[bytes], log: Path) -> None:
         self._stream = stream
         self._log = log
         self._buf = bytearray()
@@ -399,7 +400,7 @@ class _Console:
         self._thread.start()
 
     def _pump(self) -> None:
-        fd = self._stream.fileno()  # type: ignore[attr-defined]
+        fd = self._stream.fileno()
         pending = b""
         with self._log.open("wb") as log:
             while True:
@@ -483,6 +484,8 @@ def boot_and_run(
         raise HilUnavailableError("the HIL guest needs Linux")
     if os.geteuid() != 0:
         raise HilUnavailableError("not root: the guest needs root (apt-get, the host root over 9p)")
+    if PROJECT_ROOT.is_relative_to("/run"):
+        raise HilUnavailableError(f"{PROJECT_ROOT} is under /run, which the guest covers")
     timings: dict[str, float] = {}
     timings["apt-get"] = ensure_packages(apt_timeout)
     kernel = find_kernel()
@@ -497,7 +500,7 @@ def boot_and_run(
     share.chmod(0o755)
     (share / COMMAND_NAME).write_text(script)
     # A project under /tmp must stay visible: then the guest keeps the host's /tmp (read-only).
-    if not str(PROJECT_ROOT).startswith("/tmp/"):
+    if not PROJECT_ROOT.is_relative_to("/tmp"):
         (share / "tmpfs-tmp").touch()
 
     command = qemu_command(kernel, initramfs, share, kernel_args)
@@ -505,15 +508,16 @@ def boot_and_run(
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    assert proc.stdout is not None
     console = _Console(proc.stdout, share / "console.log")
     run = GuestRun(share=share, console="", exit_code=None, timings=timings, kernel=kernel.version)
     try:
         if not console.booted.wait(boot_timeout):
+            why = f"QEMU exited {proc.returncode}" if proc.poll() is not None else "killed"
             proc.kill()
             proc.wait(10)
             console.join(5)
             run.console = console.text()
-            why = "QEMU exited" if proc.returncode is not None else "killed"
             raise HilUnavailableError(
                 f"the TCG guest did not boot within {boot_timeout:.0f} s ({why}); console tail:\n"
                 + run.tail()
@@ -554,6 +558,47 @@ def boot_and_run(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@dataclass
+class GuestResult:
+    """One test's outcome in the guest, folded from its setup/call/teardown reports."""
+
+    outcome: str  # passed, failed, skipped
+    message: str = ""
+    wasxfail: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+
+
+def fold_reports(reports: list[dict[str, Any]]) -> GuestResult:
+    """One test's setup/call/teardown reports from the guest, as one outcome."""
+    props: dict[str, Any] = {}
+    for rep in reports:
+        props.update(dict(rep["properties"]))
+    duration = sum(float(rep["duration"]) for rep in reports)
+    failed = [rep for rep in reports if rep["outcome"] == "failed"]
+    if failed:
+        text = "\n".join(f"[guest, {rep['when']}]\n{rep['longrepr']}" for rep in failed)
+        return GuestResult("failed", text, None, props, duration)
+    for rep in reports:
+        if rep["outcome"] == "skipped":
+            reason = rep["skip_reason"] or rep["longrepr"]
+            return GuestResult("skipped", reason, rep["wasxfail"], props, duration)
+    call = [rep for rep in reports if rep["when"] == "call"]
+    wasxfail = call[0]["wasxfail"] if call else None
+    return GuestResult("passed", "", wasxfail, props, duration)
+
+
+def read_report(path: Path) -> dict[str, GuestResult]:
+    """The guest's report file (one JSON line per test report) as one result per node id."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rep = json.loads(line)
+                by_id.setdefault(rep["nodeid"], []).append(rep)
+    return {nodeid: fold_reports(reps) for nodeid, reps in by_id.items()}
 
 
 def pytest_script(nodeids: Sequence[str], python: str = sys.executable) -> str:
@@ -598,7 +643,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the shared directory")
     parser.add_argument("--run-timeout", type=float, default=RUN_TIMEOUT)
     parser.add_argument("--kernel-args", default="quiet", help="extra kernel command line")
+    parser.add_argument(
+        "--print-missing", action="store_true", help="print the missing guest packages and exit"
+    )
     args = parser.parse_args(argv)
+    if args.print_missing:
+        print(" ".join(missing_packages()))
+        return 0
     if args.shell_command:
         script = f"#!/bin/sh\ncd {shlex.quote(str(PROJECT_ROOT))}\n{args.shell_command}\n"
     else:
