@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from parport import nt
-from parport.hw import open_backend
+from parport.hw import VirtualClock, open_backend
 from parport.hw.backend import PortBackend
 from parport.hw.emu import (
     DaisyDevice,
@@ -24,7 +24,7 @@ from parport.hw.emu import (
     build_chain,
 )
 from parport.hw.handshake import SLEEP, WAIT, WRITE_CONTROL, WRITE_DATA, Step, cpp_frame, run_steps
-from parport.ieee1284 import Session, dot3
+from parport.ieee1284 import FORWARD_MODES, REVERSE_MODES, Session, dot3
 from parport.ieee1284.transfer import Transfer
 
 
@@ -600,6 +600,35 @@ def test_epp_software_transfers_take_bursts() -> None:
     printer.queue_reverse(b"r" * 5000)
     result = session.read(5000, nt.EPP_SW)
     assert result.data == b"r" * 5000 and result.accesses == 2 + 25_000
+
+
+@pytest.mark.parametrize(
+    "mode", [nt.CENTRONICS, nt.NIBBLE, nt.BYTE_BIDIR, nt.EPP_SW, nt.ECP_SW, nt.EPP_HW]
+)
+def test_bursts_are_busy_time_on_a_paced_clock(mode: int) -> None:
+    """A burst stands for register accesses, not for waiting: on a paced clock (the default)
+    it never becomes the long idle wait that passes at wall-clock pace, however much virtual
+    time its chunk takes (a byte-mode chunk: 57 ms)."""
+    clock = VirtualClock(paced=True)
+    port = EmulatedPort(build_chain([{"kind": "printer"}]), clock=clock)
+    idle_waits: list[int] = []
+
+    def idle_wait(when_ns: int) -> None:
+        idle_waits.append(when_ns)
+        clock._now = when_ns
+
+    clock._wait_at_wall_pace = idle_wait  # type: ignore[method-assign]
+    printer = port.chain[0]
+    assert isinstance(printer, Ieee1284Peripheral)
+    session = Session(port, ecp_rle=False)
+    payload = bytes(range(256)) * 80
+    if mode & FORWARD_MODES:
+        assert session.write(payload, mode).count == len(payload)
+    if mode & REVERSE_MODES:
+        printer.queue_reverse(payload)
+        assert session.read(len(payload), mode).data == payload
+    port.close()
+    assert idle_waits == []
 
 
 # --- register scripts: the emulator's inlined run equals the steps made one by one ---

@@ -4,8 +4,10 @@ The host side of the Command Packet Protocol in the Windows flavour (windows-par
 §10.4, §10.5): nSelectIn and nInit held high (so no 1284.3 device is reset), 3 µs between bytes,
 S1/S2/S3 checked after ``FF``, ``87`` and ``78``, and for SELECT and DESELECT the answer on nFault
 polled while nStrobe is still low (high = selected, low = deselected), each command retried up to
-five times. Address assignment runs until two runs agree (at most three), as the Windows driver
-does. The multiplexor query and the legacy Zip connect/disconnect sequences are here too.
+five times. Each frame is the backend's ``cpp_command`` (default: ``handshake.cpp_frame`` register
+by register; the emulator runs it as one script). Address assignment runs until two runs agree
+(at most three), as the Windows driver does. The multiplexor query and the legacy Zip
+connect/disconnect sequences are here too.
 """
 
 from __future__ import annotations

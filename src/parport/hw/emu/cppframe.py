@@ -1,9 +1,10 @@
 """A whole Windows CPP frame on a chain of 1284.3 devices at once (ieee1284.md §4).
 
-The host sends each 1284.3 SELECT and DESELECT as one register script (windows-parport.md §10.4):
-CTR 0x04, the qualifier ``AA 55 00 FF 87 78`` with S1, S2 and S3 checked after ``FF``, ``87`` and
-``78``, the command byte and its strobe, the answer on nFault polled while nStrobe is low, then
-``FF`` and CTR 0x0C — 16 accesses and 12 line changes. Emulated line by line, every device's
+The emulator's ``cpp_command`` runs each 1284.3 command frame as one register script
+(``handshake.cpp_frame``, the Windows frame of windows-parport.md §10.4): CTR 0x04, the
+qualifier ``AA 55 00 FF 87 78`` with S1, S2 and S3 checked after ``FF``, ``87`` and ``78``, the
+command byte and its strobe, the answer on nFault polled while nStrobe is low, then ``FF`` and
+CTR 0x0C — 16 accesses and 12 line changes. Emulated line by line, every device's
 recogniser reacts to every change. In the two states a lock and an unlock meet, the outcome is
 known in closed form, and this module computes it in one step:
 

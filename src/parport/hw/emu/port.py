@@ -59,11 +59,11 @@ COMPAT_ENGINE_STEP_NS: Final = 500  # mode 010: data set-up, nStrobe width, data
 IRQ_CODES: Final = {7: 1, 9: 2, 10: 3, 11: 4, 14: 5, 15: 6, 5: 7}  # cnfgB bits 5:3
 IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
 
-# A 1284.3 qualifier far enough for a recogniser to answer (S1), and one begun at the end of the
-# data (a recogniser left mid-qualifier), as the data lines carry them: a repeated byte is no
-# change on the lines (§4.8).
+# A 1284.3 qualifier far enough for a recogniser to answer (S1), and what follows the last 0xAA
+# of data that ends with one begun (a recogniser left mid-qualifier), as the data lines carry
+# them: a repeated byte is no change on the lines (§4.8).
 _CPP_QUALIFIER: Final = re.compile(rb"\xaa+\x55+\x00+\xff")
-_CPP_BEGUN: Final = re.compile(rb"\xaa+(?:\x55+(?:\x00+)?)?\Z")
+_CPP_AFTER_AA: Final = re.compile(rb"(?:\x55+(?:\x00+)?)?")  # after the last 0xAA: begun
 
 # An engine step: ("delay", ns) or ("wait", mask, value) on the status pins.
 EngineStep = tuple[str, int] | tuple[str, int, int]
@@ -79,7 +79,7 @@ _COMPILED: dict[int, tuple[Sequence[Step], _Program]] = {}
 
 def _compiled(steps: Sequence[Step]) -> _Program:
     """``steps`` in the emulator's form, each sleep merged into the step before it, and the CPP
-    frame they send if they are one; kept for tuples (the engine's scripts are constants),
+    frame they send if they are one; kept for tuples (the CPP frames are constants),
     computed afresh for anything else."""
     key = id(steps)
     entry = _COMPILED.get(key)
@@ -463,9 +463,11 @@ class EmulatedPort(PortBackend):
 
     # --- register scripts: the same accesses, without the per-call overhead -----------------------
     def run_script(self, steps: Sequence[Step]) -> list[int | None]:
-        """Run ``steps`` as ``PortBackend.run_script`` does, with the data and control writes
-        and the sleeps inlined while nothing but the peripherals listens to the lines (no trace,
-        no armed interrupt, no chip engine); anything else goes through the register methods."""
+        """Run ``steps`` as ``handshake.run_steps`` does (the same accesses, results and time),
+        with the data and control writes and the sleeps inlined while nothing but the
+        peripherals listens to the lines (no trace, no armed interrupt, no chip engine); anything
+        else goes through the register methods. A whole SELECT or DESELECT frame may be taken at
+        once (``cppframe``)."""
         program, frame = _compiled(steps)
         plain = self._script_plain()
         if frame is not None and plain and not (self._ctr ^ cppframe.FIRST_CONTROL) & _TURNING:
@@ -668,10 +670,15 @@ class EmulatedPort(PortBackend):
             return len(data) if end < 0 else end
         if strobed:
             return len(data.rstrip(b"\xaa"))
-        found = _CPP_QUALIFIER.search(data)
-        end = len(data) if found is None else found.start()
-        begun = _CPP_BEGUN.search(data, 0, end)
-        return end if begun is None else begun.start()
+        end = len(data)
+        if b"\xaa\x55" in data:  # (a quick look first: the search is slow on a long chunk)
+            found = _CPP_QUALIFIER.search(data)
+            if found is not None:
+                end = found.start()
+        last = data.rfind(0xAA, 0, end)
+        if last >= 0 and _CPP_AFTER_AA.fullmatch(data, last + 1, end):
+            end = len(data[: last + 1].rstrip(b"\xaa"))  # before the qualifier begun there
+        return end
 
     def _cadence_ns(self, cadence: Cadence) -> int:
         return cadence.accesses * self.access_ns + round(cadence.delay_us * 1000)
@@ -682,6 +689,17 @@ class EmulatedPort(PortBackend):
         if upcoming is None:
             return count
         return max(0, min(count, (upcoming - self.clock.now_ns() - 1) // per_byte_ns))
+
+    def _advance_busy(self, when_ns: int) -> None:
+        """Move virtual time to ``when_ns`` over work a burst stands for (register accesses and
+        the loop's short sleeps), running the events due on the way. Never the paced clock's
+        long idle wait, which passes at wall-clock pace: a burst is the hardware busy."""
+        clock = self.clock
+        queue = clock._queue
+        if queue and queue[0][0] <= when_ns:
+            clock.advance_to(when_ns)
+        elif when_ns > clock._now:
+            clock._now = when_ns  # nothing due on the way: advance_to's hot path, unpaced
 
     def _status_reads_done(self) -> None:
         """What the status reads of a burst leave behind: on chips whose EPP timeout bit clears
@@ -695,7 +713,7 @@ class EmulatedPort(PortBackend):
         self.accesses += count * cadence.accesses
         self._data = data[count - 1]
         self._put(self._data, self._lines[1])
-        self.clock.advance_to(start_ns + count * self._cadence_ns(cadence))
+        self._advance_busy(start_ns + count * self._cadence_ns(cadence))
         self._status_reads_done()
         return count
 
@@ -703,7 +721,7 @@ class EmulatedPort(PortBackend):
         """Charge the bytes of a reverse loop just taken."""
         if data:
             self.accesses += len(data) * cadence.accesses
-            self.clock.advance_to(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
+            self._advance_busy(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
             self._status_reads_done()
         return data
 
@@ -730,7 +748,7 @@ class EmulatedPort(PortBackend):
         count = self._quiet_prefix(chunk[:count], strobed=True)
         if count <= 0:
             return 0
-        clock.advance_to(now + self.access_ns)  # the last byte's Busy and nAck end
+        self._advance_busy(now + self.access_ns)  # the last byte's Busy and nAck end
         target.compat_burst(chunk[:count], now + count * per_byte - tail)
         return self._forward_taken(chunk, count, cadence, now)
 
@@ -840,7 +858,7 @@ class EmulatedPort(PortBackend):
         if upcoming is not None and upcoming <= end:
             return False
         self.accesses += count
-        clock.advance_to(end)
+        self._advance_busy(end)
         return True
 
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
@@ -965,7 +983,7 @@ class EmulatedPort(PortBackend):
         data = target.ecp_reverse_burst(limit) if limit > 0 else b""
         if data:
             self.accesses += len(data)
-            clock.advance_to(clock.now_ns() + len(data) * self.access_ns)
+            self._advance_busy(clock.now_ns() + len(data) * self.access_ns)
         return data
 
     def write_fifo_block(
@@ -1035,7 +1053,7 @@ class EmulatedPort(PortBackend):
         target.compat_burst(data[start : start + count], last_push + step)
         self.accesses += 2 * (count - 1)
         self._put(data[start + count - 1], self._lines[1])  # the chip left the last byte out
-        self.clock.advance_to(last_push)
+        self._advance_busy(last_push)
         return count
 
     def _epp_cycle(self, *, write: bool, address: bool, value: int = 0) -> int:
