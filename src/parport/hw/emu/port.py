@@ -26,6 +26,7 @@ from ..handshake import (
     BYTE_CADENCE,
     CHUNK,
     COMPAT_CADENCE,
+    CPP_END,
     ECP_FWD_CADENCE,
     ECP_REV_CADENCE,
     EPP_READ_CADENCE,
@@ -38,6 +39,7 @@ from ..handshake import (
     Cadence,
     Cancelled,
     Step,
+    cpp_frame,
     never,
 )
 from . import cppframe
@@ -608,7 +610,12 @@ class EmulatedPort(PortBackend):
         return handshake.epp_read(self, length, True, cancelled, burst)
 
     def cpp_command(self, command: int) -> list[int | None]:
-        return handshake.cpp_command(self, command, self.run_script)
+        # handshake.cpp_command with the frame as one script, inlined: a lock and an unlock are
+        # a frame each, and this is their hot path.
+        waits = self.run_script(cpp_frame(command))
+        if len(waits) < 3 or waits[2] is None:
+            self.run_script(CPP_END)  # the frame stopped at the failed check
+        return waits
 
     def _plain_path(self, forward: bool, *, chip_lines: bool = False) -> Ieee1284Peripheral | None:
         """The target of a burst, if the lines on the way to it change nothing else: no armed
