@@ -18,8 +18,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import guest
@@ -109,17 +108,18 @@ class GuestSession:
             )
         except guest.HilUnavailableError as exc:
             self.skip_reason = f"HIL guest unavailable: {exc}"
+            _keep_console(exc.console)
             return
         except guest.GuestFailedError as exc:
             self.failure = str(exc)
+            _keep_console(exc.console)
             return
         finally:
             self.wall = time.monotonic() - start
         self._collect(self.run)
 
     def _collect(self, run: guest.GuestRun) -> None:
-        CACHE_LOG.parent.mkdir(parents=True, exist_ok=True)
-        CACHE_LOG.write_text(run.console)
+        _keep_console(run.console)
         if run.capture.is_file():
             self.capture = run.capture.read_bytes()
         self.results = guest.read_report(run.report)
@@ -144,6 +144,14 @@ class GuestSession:
 
 
 CACHE_LOG = guest.CACHE_DIR / "last-console.log"
+
+
+def _keep_console(console: str) -> None:
+    if console:
+        CACHE_LOG.parent.mkdir(parents=True, exist_ok=True)
+        CACHE_LOG.write_text(console)
+
+
 _SESSION = pytest.StashKey[GuestSession]()
 
 
@@ -228,11 +236,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             write(f"{nodeid.rsplit('::', 1)[-1]} ({result.outcome}, {result.duration:.2f} s):")
             for key, value in result.properties.items():
                 write(f"    {key} = {value}")
-
-
-@pytest.fixture
-def guest_share() -> Iterator[Path]:
-    """The guest's shared directory (guest side only)."""
-    if not IN_GUEST:
-        pytest.skip("needs the QEMU guest (run through the host's hil stand-ins)")
-    yield share_dir()

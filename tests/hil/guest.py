@@ -124,9 +124,17 @@ def share_dir() -> Path:
 class HilUnavailableError(Exception):
     """The guest cannot be had here (not root, no packages, no boot): the HIL tests skip."""
 
+    def __init__(self, message: str, console: str = "") -> None:
+        super().__init__(message)
+        self.console = console
+
 
 class GuestFailedError(Exception):
     """The guest booted but did not finish its command properly."""
+
+    def __init__(self, message: str, console: str = "") -> None:
+        super().__init__(message)
+        self.console = console
 
 
 def console_tail(text: str, lines: int = 40) -> str:
@@ -417,6 +425,7 @@ class _Console:
                     self._scan(line.decode(errors="replace"))
             self._scan(pending.decode(errors="replace"))
         self.ended.set()
+        self.booted.set()  # no more marks will come: wake whoever waits for one
 
     def _scan(self, line: str) -> None:
         match = _MARK_RE.search(_ANSI_RE.sub("", line))
@@ -512,23 +521,31 @@ def boot_and_run(
     console = _Console(proc.stdout, share / "console.log")
     run = GuestRun(share=share, console="", exit_code=None, timings=timings, kernel=kernel.version)
     try:
-        if not console.booted.wait(boot_timeout):
-            why = f"QEMU exited {proc.returncode}" if proc.poll() is not None else "killed"
+        console.booted.wait(boot_timeout)  # set by BOOTED, ERROR or the end of the console
+        if not console.marks.keys() & {"BOOTED", "ERROR"}:
+            if console.ended.is_set():  # QEMU closed its output: it has ended or is ending
+                proc.wait(10)
+                why = f"QEMU exited {proc.returncode}"
+            else:
+                proc.kill()
+                proc.wait(10)
+                why = "killed"
+            console.join(5)
+            run.console = console.text()
+            raise HilUnavailableError(
+                f"the TCG guest did not boot within {boot_timeout:.0f} s ({why}); console tail:\n"
+                + run.tail(),
+                run.console,
+            )
+        timings["boot"] = time.monotonic() - start
+        if "ERROR" in console.marks:
             proc.kill()
             proc.wait(10)
             console.join(5)
             run.console = console.text()
             raise HilUnavailableError(
-                f"the TCG guest did not boot within {boot_timeout:.0f} s ({why}); console tail:\n"
-                + run.tail()
-            )
-        timings["boot"] = time.monotonic() - start
-        if "ERROR" in console.marks:
-            proc.wait(10)
-            console.join(5)
-            run.console = console.text()
-            raise HilUnavailableError(
-                f"the guest's init failed: {console.marks['ERROR']}; console tail:\n" + run.tail()
+                f"the guest's init failed: {console.marks['ERROR']}; console tail:\n" + run.tail(),
+                run.console,
             )
         run_start = time.monotonic()
         try:
@@ -540,7 +557,8 @@ def boot_and_run(
             run.console = console.text()
             raise GuestFailedError(
                 f"the guest's command did not finish within {run_timeout:.0f} s (killed); "
-                "console tail:\n" + run.tail()
+                "console tail:\n" + run.tail(),
+                run.console,
             ) from None
         console.join(5)
         timings["run"] = time.monotonic() - run_start
@@ -550,7 +568,8 @@ def boot_and_run(
         if exit_mark is None:
             raise GuestFailedError(
                 f"the guest ended (QEMU exit {proc.returncode}) without finishing its command; "
-                "console tail:\n" + run.tail()
+                "console tail:\n" + run.tail(),
+                run.console,
             )
         run.exit_code = int(exit_mark.split()[0])
         return run

@@ -159,11 +159,26 @@ def test_console_tail_drops_escape_sequences() -> None:
     assert guest.console_tail(text) == "    | SeaBIOS\n    | line two\n    | @@HIL@@ BOOTED 4.2"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (the guest)")
-def test_a_guest_that_does_not_boot_in_time_is_killed(tmp_path: Path) -> None:
+@pytest.fixture
+def guest_packages() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the guest)")
     if guest.missing_packages():
         pytest.skip(f"guest packages missing: {' '.join(guest.missing_packages())}")
+
+
+@pytest.mark.usefixtures("guest_packages")
+def test_a_guest_that_does_not_boot_in_time_is_killed(tmp_path: Path) -> None:
     with pytest.raises(guest.HilUnavailableError, match=r"did not boot within 0 s \(killed\)"):
         guest.boot_and_run("true\n", boot_timeout=0.3, share=tmp_path)
     assert (tmp_path / guest.COMMAND_NAME).read_text() == "true\n"
     assert shutil.which(guest.QEMU) is not None
+
+
+@pytest.mark.usefixtures("guest_packages")
+def test_a_qemu_that_exits_at_once_is_reported_with_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guest, "qemu_command", lambda *a: ["sh", "-c", "echo qemu: boom; exit 3"])
+    with pytest.raises(guest.HilUnavailableError, match=r"QEMU exited 3\).*\n.*qemu: boom"):
+        guest.boot_and_run("true\n", boot_timeout=30, share=tmp_path)
