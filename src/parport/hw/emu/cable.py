@@ -18,6 +18,7 @@ class Cable:
         self._chain: list[Peripheral] = []
         self.listener: Callable[[], None] | None = None
         self.head: Peripheral = END_OF_CABLE  # what the host's connector is plugged into
+        self.generation = 0  # counts changes of what is plugged in (for what the port caches)
         self.plug(*peripherals)
 
     @property
@@ -54,6 +55,7 @@ class Cable:
         return removed
 
     def _relink(self) -> None:
+        self.generation += 1
         chain = self._chain
         self.head = chain[0] if chain else END_OF_CABLE
         for index, device in enumerate(chain):

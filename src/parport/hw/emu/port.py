@@ -44,7 +44,7 @@ from ..handshake import (
 )
 from . import cppframe
 from .cable import Cable
-from .daisy import DaisyDevice
+from .daisy import IDLE, DaisyDevice
 from .ieee1284dev import Ieee1284Peripheral
 from .lines import BUSY, NACK, NAUTOFD, NSELECTIN, NSTROBE
 from .peripheral import Fault, Peripheral
@@ -170,6 +170,7 @@ class EmulatedPort(PortBackend):
         self._in_drive = False
         self._dirty = False
         self._last_ack = True
+        self._kinds = (-1, False, False)  # see _on_cable
         self._mode_changed()
         self._drive()
         self._listen()
@@ -444,14 +445,18 @@ class EmulatedPort(PortBackend):
 
     # --- string I/O and FIFO bursts: the same cycles, without per-cycle emulation when nothing
     # can tell the difference (no trace, an IEEE 1284 peripheral that answers at once) ---
-    def _target(self) -> Ieee1284Peripheral | None:
-        """The IEEE 1284 peripheral the host talks to now, if the path to it is plain."""
+    def _target(self, *, clean: bool = False) -> Ieee1284Peripheral | None:
+        """The IEEE 1284 peripheral the host talks to now, if the path to it is plain: no
+        fault, no 1284.3 device in a frame (``clean``: nor bearing a mark of one, see
+        ``_path_daisies_clean``), no Zip drive connected."""
         if self._observers:
             return None
         device = self.cable.head
         while True:
             if isinstance(device, DaisyDevice):
-                if device.faults or device.in_frame:
+                if device.faults or device._state != IDLE:  # (in_frame, without the call)
+                    return None
+                if clean and (device._transparent or device._gate_strobe):
                     return None
                 device = device.function if device.selected else device.downstream
             elif isinstance(device, ZipDrive):
@@ -636,11 +641,24 @@ class EmulatedPort(PortBackend):
             return None
         return target
 
-    def _zip_on_cable(self) -> bool:
-        return any(isinstance(device, ZipDrive) for device in self.cable)
+    def _on_cable(self) -> tuple[int, bool, bool]:
+        """(cable generation, a 1284.3 device on the cable, a Zip drive on the cable), worked
+        out again only when something is plugged in or out."""
+        cable = self.cable
+        known = self._kinds
+        if known[0] != cable.generation:
+            chain = cable.chain
+            known = (
+                cable.generation,
+                any(isinstance(device, DaisyDevice) for device in chain),
+                any(isinstance(device, ZipDrive) for device in chain),
+            )
+            self._kinds = known
+        return known
 
-    def _daisy_on_cable(self) -> bool:
-        return any(isinstance(device, DaisyDevice) for device in self.cable)
+    def _zip_on_cable(self) -> bool:
+        known = self._kinds
+        return (known if known[0] == self.cable.generation else self._on_cable())[2]
 
     def _path_daisies_clean(self) -> bool:
         """No 1284.3 device that sees the host's data lines (those up to and including a
@@ -670,7 +688,10 @@ class EmulatedPort(PortBackend):
         without a begun qualifier at the end. Either way a frame begun and ended within the burst
         clears a device's marks of an earlier frame, so with such marks (``_path_daisies_clean``)
         the bytes stop before the first 0xAA."""
-        if not self._daisy_on_cable():
+        known = self._kinds
+        if known[0] != self.cable.generation:
+            known = self._on_cable()
+        if not known[1]:  # no 1284.3 device on the cable
             return len(data)
         if not self._path_daisies_clean():
             end = data.find(0xAA)
@@ -708,20 +729,17 @@ class EmulatedPort(PortBackend):
         elif when_ns > clock._now:
             clock._now = when_ns  # nothing due on the way: advance_to's hot path, unpaced
 
-    def _status_reads_done(self) -> None:
-        """What the status reads of a burst leave behind: on chips whose EPP timeout bit clears
-        when the status register is read, the bit is clear."""
-        if self._epp_timeout and self._epp_ok and self._epp_clear == "read":
-            self._epp_timeout = False
-
     def _forward_taken(self, data: bytes, count: int, cadence: Cadence, start_ns: int) -> int:
         """Charge ``count`` bytes of a forward loop taken from ``start_ns`` on, and leave the
         last of them on the data lines, as the loop leaves it."""
         self.accesses += count * cadence.accesses
         self._data = data[count - 1]
         self._put(self._data, self._lines[1])
-        self._advance_busy(start_ns + count * self._cadence_ns(cadence))
-        self._status_reads_done()
+        self._advance_busy(
+            start_ns + count * (cadence.accesses * self.access_ns + round(cadence.delay_us * 1000))
+        )
+        if self._epp_timeout and self._epp_ok and self._epp_clear == "read":
+            self._epp_timeout = False  # the loop's status reads clear it on such chips
         return count
 
     def _reverse_taken(self, data: bytes, cadence: Cadence) -> bytes:
@@ -729,7 +747,8 @@ class EmulatedPort(PortBackend):
         if data:
             self.accesses += len(data) * cadence.accesses
             self._advance_busy(self.clock.now_ns() + len(data) * self._cadence_ns(cadence))
-            self._status_reads_done()
+            if self._epp_timeout and self._epp_ok and self._epp_clear == "read":
+                self._epp_timeout = False  # the loop's status reads clear it on such chips
         return data
 
     def _compat_burst(self, data: bytes, start: int) -> int:
@@ -894,13 +913,16 @@ class EmulatedPort(PortBackend):
         nothing, turned around); a 1284.3 recogniser sees each cycle's byte, then that value: a
         write cycle's nWrite edge ends any frame the byte began, so only 0xAA between cycles
         could leave one begun (§4.8)."""
-        if not self._epp_ok or self._epp_timeout or self._zip_on_cable():
+        if not self._epp_ok or self._epp_timeout:
             return None
         if self._ovr_mask or self._ovr_data is not None or self._ovr_tristate:
             return None
-        if self._daisy_on_cable() and (self._lines[0] == 0xAA or not self._path_daisies_clean()):
+        known = self._kinds
+        if known[0] != self.cable.generation:
+            known = self._on_cable()
+        if known[2] or (known[1] and self._lines[0] == 0xAA):  # a Zip drive; see above
             return None
-        return self._target()
+        return self._target(clean=True)
 
     def _event_within(self) -> bool:
         upcoming = self.clock.next_event_ns()
