@@ -103,6 +103,26 @@ def test_ecp_fifo_burst_matches_the_engine() -> None:
     assert results[0][1] == 1024
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap, not yet investigated: the mode-011 forward burst and the chip's engine "
+    "run line by line make different accesses and virtual time (12 and 18 accesses here)",
+)
+@pytest.mark.parametrize("chain", ["printer", "daisy+printer"])
+def test_ecp_fifo_burst_takes_the_engines_time(chain: str) -> None:
+    results = []
+    for observed in (False, True):
+        port = open_backend(f"emu:chain={chain}&clock=manual")
+        session = Session(port, ecp_rle=False)
+        session._enter(nt.ECP_HW_NOIRQ, True)
+        if observed:
+            port.add_line_observer(lambda state: None)
+        start, accesses = port.now(), port.accesses
+        result = session.write(b"hello", nt.ECP_HW_NOIRQ)
+        results.append((result.count, port.accesses - accesses, port.now() - start))
+    assert results[0] == results[1]
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 255), st.integers(1, 300)), max_size=12),
