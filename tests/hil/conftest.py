@@ -34,7 +34,7 @@ IN_GUEST = os.environ.get("PARPORT_HIL_GUEST") == "1"
 def _report_line(report: pytest.TestReport) -> dict[str, Any]:
     skip_reason = None
     if report.skipped and isinstance(report.longrepr, tuple):
-        skip_reason = str(report.longrepr[2])
+        skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
     return {
         "nodeid": report.nodeid,
         "when": report.when,
