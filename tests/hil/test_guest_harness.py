@@ -6,6 +6,7 @@ import lzma
 import os
 import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,24 @@ def test_not_root_means_unavailable_with_the_reason(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(guest, "missing_packages", lambda: ["qemu-system-x86", "cpio"])
     with pytest.raises(guest.HilUnavailableError, match=r"not root.*qemu-system-x86 cpio"):
         guest.ensure_packages()
+
+
+def test_apt_get_failing_means_unavailable_with_its_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+
+    def fake_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 100, "", "E: Could not resolve host\n")
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(guest, "missing_packages", lambda: ["cpio"])
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with pytest.raises(guest.HilUnavailableError, match=r"apt-get update -qq failed \(exit 100\)"):
+        guest.ensure_packages()
+    assert calls == [["apt-get", "update", "-qq"]]
 
 
 def test_the_guest_command_runs_the_hil_tests_with_the_venv_interpreter() -> None:
