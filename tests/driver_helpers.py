@@ -16,6 +16,10 @@ DESELECT = nt.IOCTL_INTERNAL_DESELECT_DEVICE
 
 
 def bus(spec: str = "emu:", **options: Any) -> ParallelBus:
+    """A bus on ``spec``, on a manual clock unless the spec names one (deterministic: the
+    emulator's time moves only through the driver's own accesses and waits)."""
+    if spec.startswith("emu:") and "clock=" not in spec and "bench=" not in spec:
+        spec += ("&" if spec != "emu:" else "") + "clock=manual"
     return open_bus(spec, options=PortOptions(**options))
 
 

@@ -104,7 +104,7 @@ def test_unlock_with_port_held_by_someone_else_does_not_block() -> None:
     h = b.create_file("LPT1.0")
     result = h.internal_device_control(UNLOCK, timeout=WAIT)
     assert result.status == nt.STATUS_SUCCESS  # A1: the reference driver would wait TimerStart
-    assert b.fdo.arbiter.owner is port
+    assert b.fdo.arbiter.owner is port.file
     b.close()
 
 
@@ -120,9 +120,12 @@ def test_no_select_and_no_deselect_skip_the_wire() -> None:
     assert b.fdo.arbiter.owner is None
     assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
     assert d0.selected
+    accesses = emu(b).accesses
     assert h.internal_device_control(UNLOCK_ND).status == nt.STATUS_SUCCESS
-    assert d0.selected  # the client keeps the wire as it is...
-    assert b.fdo.arbiter.owner is None  # ...but the port is free
+    # A27: the selection the driver made for the lock does not outlive the lock's hold on the
+    # port: the port is never passed on with a stale selection.
+    assert not d0.selected and emu(b).accesses > accesses
+    assert b.fdo.arbiter.owner is None
     b.close()
 
 
@@ -165,7 +168,7 @@ def test_timer_start_ends_in_device_busy_without_running() -> None:
     result = done(write)
     assert (result.status, result.information) == (nt.STATUS_DEVICE_BUSY, 0)
     assert bytes(printer.received) == b""
-    assert b.fdo.arbiter.owner is port and b.fdo.arbiter.query_num_waiters() == 0
+    assert b.fdo.arbiter.owner is port.file and b.fdo.arbiter.query_num_waiters() == 0
     b.close()
 
 

@@ -11,7 +11,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from driver_helpers import ALLOCATE, DESELECT, FREE, PORT, SELECT, command, emu
 from driver_helpers import bus as open_test_bus
 from parport import nt
-from parport.driver import Handle
+from parport.driver import FileObject, Handle
 
 
 class ArbiterMachine(RuleBasedStateMachine):
@@ -26,11 +26,12 @@ class ArbiterMachine(RuleBasedStateMachine):
         super().__init__()
         self.bus = open_test_bus("emu:chain=daisy+daisy")
         self.fdo = self.bus.fdo
-        self.owner: Handle | None = None
+        self.owner: FileObject | None = None
         self.queue: list[tuple[Handle, nt.Irp, int | None]] = []  # (handle, request, daisy id)
         self.requests: list[nt.Irp] = []
         self.completions: dict[int, int] = {}
         self.selected: int | None = None  # what the model expects selected on the wire
+        self.handles: list[Handle] = []
 
     def _track(self, irp: nt.Irp) -> nt.Irp:
         self.requests.append(irp)
@@ -46,7 +47,7 @@ class ArbiterMachine(RuleBasedStateMachine):
         self.owner = None
         while self.queue:
             handle, irp, daisy = self.queue.pop(0)
-            self.owner = handle
+            self.owner = handle.file
             if daisy is not None:
                 self.selected = daisy
             assert irp.done and irp.status == nt.STATUS_SUCCESS
@@ -54,7 +55,9 @@ class ArbiterMachine(RuleBasedStateMachine):
 
     @rule(target=handles)
     def open_handle(self) -> Handle:
-        return self.bus.create_file(PORT)
+        handle = self.bus.create_file(PORT)
+        self.handles.append(handle)
+        return handle
 
     @rule(h=handles)
     def allocate(self, h: Handle) -> None:
@@ -62,7 +65,7 @@ class ArbiterMachine(RuleBasedStateMachine):
             return
         irp = self._track(h.submit_internal_device_control(ALLOCATE))
         if self.owner is None and not self.queue:
-            self.owner = h
+            self.owner = h.file
             assert irp.status == nt.STATUS_SUCCESS
         else:
             assert not irp.done
@@ -70,11 +73,11 @@ class ArbiterMachine(RuleBasedStateMachine):
 
     @rule(h=handles, daisy=st.integers(0, 1))
     def select(self, h: Handle, daisy: int) -> None:
-        if h.closed or (self.owner is h):
+        if h.closed or (self.owner is h.file):
             return
         irp = self._track(h.submit_internal_device_control(SELECT, command(daisy)))
         if self.owner is None and not self.queue:
-            self.owner = h
+            self.owner = h.file
             self.selected = daisy
             assert irp.status == nt.STATUS_SUCCESS
         else:
@@ -85,20 +88,19 @@ class ArbiterMachine(RuleBasedStateMachine):
     def try_allocate(self, h: Handle) -> None:
         if h.closed:
             return
-        got = self.fdo.arbiter.try_allocate(h)
+        got = self.fdo.arbiter.try_allocate(h.file)
         assert got == (self.owner is None and not self.queue)
         if got:
-            self.owner = h
+            self.owner = h.file
 
     @rule(h=handles)
     def free(self, h: Handle) -> None:
         if h.closed:
             return
-        if self.selected is not None and self.owner is h:
-            return  # a selected device is deselected through DESELECT
         result = h.internal_device_control(FREE)
-        if self.owner is h:
+        if self.owner is h.file:
             assert result.status == nt.STATUS_SUCCESS
+            self.selected = None  # A27: FREE deselects what the owner selected
             self._grant_next()
         else:
             assert result.status == nt.STATUS_INVALID_DEVICE_STATE
@@ -108,7 +110,8 @@ class ArbiterMachine(RuleBasedStateMachine):
     def deselect(self) -> None:
         owner = self.owner
         assert owner is not None
-        result = owner.internal_device_control(DESELECT, command(self.selected or 0))
+        handle = next(h for h in self.handles if h.file is owner)
+        result = handle.internal_device_control(DESELECT, command(self.selected or 0))
         assert result.status == nt.STATUS_SUCCESS
         self.selected = None
         self._grant_next()
@@ -124,7 +127,7 @@ class ArbiterMachine(RuleBasedStateMachine):
     def close(self, h: Handle) -> None:
         if h.closed:
             return
-        was_owner = self.owner is h
+        was_owner = self.owner is h.file
         h.close()  # cancels what it queued; deselects and frees what it holds (design §4)
         self.queue = [entry for entry in self.queue if entry[0] is not h]
         if was_owner:
@@ -135,7 +138,7 @@ class ArbiterMachine(RuleBasedStateMachine):
     def one_owner_who_is_alive(self) -> None:
         owner = self.fdo.arbiter.owner
         assert owner is self.owner
-        assert owner is None or (isinstance(owner, Handle) and not owner.closed)
+        assert owner is None or (isinstance(owner, FileObject) and not owner.closed)
 
     @invariant()
     def waiters_are_the_queue(self) -> None:
@@ -155,8 +158,8 @@ class ArbiterMachine(RuleBasedStateMachine):
             assert emu(self.bus).selected_address == self.selected
 
     def teardown(self) -> None:
-        for handle in self.bus.iomgr.open_handles():
-            handle.close()
+        for file in self.bus.iomgr.open_files():
+            file.close()
         assert self.fdo.arbiter.owner is None
         assert self.fdo.arbiter.query_num_waiters() == 0
         assert all(irp.done for irp in self.requests)
@@ -191,7 +194,7 @@ def test_sixteen_threads_allocate_and_free_a_thousand_times() -> None:
                     grants[0] += 1
                     if inside[0] > 1:
                         overlap[0] += 1
-                assert arbiter.owner is h
+                assert arbiter.owner is h.file
                 with lock:
                     inside[0] -= 1
                 assert h.internal_device_control(FREE).status == nt.STATUS_SUCCESS

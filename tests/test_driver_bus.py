@@ -124,7 +124,7 @@ def test_rescan_waits_for_the_port_and_gives_up_after_two_seconds() -> None:
     late = b.rescan(timeout=0)
     emu(b).sleep(2_000_001)  # two seconds of the port's clock
     assert late.done.is_set() and not late.scanned
-    assert b.fdo.arbiter.owner is h
+    assert b.fdo.arbiter.owner is h.file
     b.close()
 
 

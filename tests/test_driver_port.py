@@ -45,7 +45,7 @@ def test_allocate_free_and_fifo(lpt) -> None:  # type: ignore[no-untyped-def]
     assert lpt.fdo.arbiter.query_num_waiters() == 2
     assert status(free(a)) == nt.STATUS_SUCCESS
     assert status(second) == nt.STATUS_SUCCESS and not third.done  # arrival order
-    assert lpt.fdo.arbiter.owner is b
+    assert lpt.fdo.arbiter.owner is b.file
     assert status(free(b)) == nt.STATUS_SUCCESS
     assert status(third) == nt.STATUS_SUCCESS
     assert status(free(c)) == nt.STATUS_SUCCESS
@@ -58,7 +58,7 @@ def test_free_from_a_non_owner_changes_nothing(lpt) -> None:  # type: ignore[no-
     allocate(a)
     result = free(b)
     assert (result.status, result.information) == (nt.STATUS_INVALID_DEVICE_STATE, 0)  # A4
-    assert lpt.fdo.arbiter.owner is a
+    assert lpt.fdo.arbiter.owner is a.file
 
 
 def test_allocate_cancel_while_queued_and_cancel_flag_at_dispatch(lpt) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +100,7 @@ def test_port_information_and_its_callbacks(lpt) -> None:  # type: ignore[no-unt
     free_port = a.callbacks.callable(info.FreePort)
     waiters = a.callbacks.callable(info.QueryNumWaiters)
     assert try_allocate(info.Context) is True
-    assert lpt.fdo.arbiter.owner is a  # bound to the handle that fetched it
+    assert lpt.fdo.arbiter.owner is a.file  # bound to the handle that fetched it
     assert try_allocate(info.Context) is False
     queued = allocate(b)
     assert waiters(info.Context) == 1
@@ -108,7 +108,7 @@ def test_port_information_and_its_callbacks(lpt) -> None:  # type: ignore[no-unt
         b.internal_device_control(code, output_length=56).output
     )
     b.callbacks.callable(b_info.FreePort)(b_info.Context)  # not the owner: a no-op (A4)
-    assert lpt.fdo.arbiter.owner is a
+    assert lpt.fdo.arbiter.owner is a.file
     free_port(info.Context)
     assert status(queued) == nt.STATUS_SUCCESS
     with pytest.raises(KeyError):
@@ -194,17 +194,17 @@ def test_select_and_deselect(lpt) -> None:  # type: ignore[no-untyped-def]
     assert status(a.internal_device_control(SELECT, command(3))) == nt.STATUS_INVALID_PARAMETER
     selected = a.internal_device_control(SELECT, command(1))
     assert (selected.status, selected.information) == (nt.STATUS_SUCCESS, 0)
-    assert d1.selected and lpt.fdo.arbiter.owner is a
+    assert d1.selected and lpt.fdo.arbiter.owner is a.file
     waiting = b.submit_internal_device_control(SELECT, command(0))
     assert not waiting.done and lpt.fdo.arbiter.query_num_waiters() == 1
     assert status(b.internal_device_control(DESELECT, command(1))) == nt.STATUS_INVALID_DEVICE_STATE
     assert status(a.internal_device_control(DESELECT, command(1)[:7])) == nt.STATUS_BUFFER_TOO_SMALL
     assert status(a.internal_device_control(DESELECT, command(1))) == nt.STATUS_SUCCESS
     assert status(waiting) == nt.STATUS_SUCCESS  # granted and selected on the wire
-    assert d0.selected and not d1.selected and lpt.fdo.arbiter.owner is b
+    assert d0.selected and not d1.selected and lpt.fdo.arbiter.owner is b.file
     keep = command(0, nt.PAR_HAVE_PORT_KEEP_PORT)
     assert status(b.internal_device_control(DESELECT, keep)) == nt.STATUS_SUCCESS
-    assert not d0.selected and lpt.fdo.arbiter.owner is b  # KEEP_PORT: still owned
+    assert not d0.selected and lpt.fdo.arbiter.owner is b.file  # KEEP_PORT: still owned
     assert status(a.internal_device_control(SELECT, keep)) == nt.STATUS_INVALID_DEVICE_STATE
     assert status(b.internal_device_control(SELECT, keep)) == nt.STATUS_SUCCESS
     assert d0.selected
@@ -224,7 +224,7 @@ def test_end_of_chain_addressing(lpt, cmd: bytes) -> None:  # type: ignore[no-un
     accesses = emu(lpt).accesses
     assert status(h.internal_device_control(SELECT, cmd)) == nt.STATUS_SUCCESS  # A20
     assert emu(lpt).accesses == accesses  # nothing on the wire
-    assert lpt.fdo.arbiter.owner is h
+    assert lpt.fdo.arbiter.owner is h.file
     assert status(h.internal_device_control(DESELECT, cmd)) == nt.STATUS_SUCCESS
     assert lpt.fdo.arbiter.owner is None
 
@@ -388,7 +388,7 @@ def test_cleanup_cancels_only_this_handles_requests_and_frees_its_port(lpt) -> N
     assert not c1.done
     a.close()  # the owner goes: the port is freed and the next waiter granted
     assert status(c1) == nt.STATUS_SUCCESS
-    assert lpt.fdo.arbiter.owner is c
+    assert lpt.fdo.arbiter.owner is c.file
     c.close()
     assert lpt.fdo.arbiter.owner is None
     with pytest.raises(nt.NtStatusError):

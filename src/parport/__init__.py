@@ -14,7 +14,7 @@ Importing this package touches no hardware and starts no thread::
 """
 
 from ._version import __version__
-from .facade import Bus, Device, Mode, Port, connect, open
+from .facade import Bus, Device, DeviceStatus, Mode, Port, connect, open
 from .nt.errors import (
     AccessDeniedError,
     BufferTooSmallError,
@@ -29,6 +29,7 @@ from .nt.errors import (
     NtStatusError,
     ParportError,
     PrinterError,
+    SpecError,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "DeviceBusyError",
     "DeviceError",
     "DeviceRemovedError",
+    "DeviceStatus",
     "InvalidDeviceStateError",
     "InvalidParameterError",
     "IoTimeoutError",
@@ -49,6 +51,7 @@ __all__ = [
     "ParportError",
     "Port",
     "PrinterError",
+    "SpecError",
     "__version__",
     "connect",
     "open",

@@ -1,37 +1,111 @@
-"""The Pythonic facade on the driver's objects (``design.md`` §5).
+"""The Pythonic facade on the driver's handles (``design.md`` §5).
 
 ``parport.open(spec)`` gives a :class:`Bus`: the contract interface (``names()``,
 ``create_file()``, ``hardware``, ``close()``) plus ``bus.device(name)`` and ``bus.port``.
-Failures raise the exception tree rooted at :class:`~parport.nt.ParportError`, each carrying the
-NTSTATUS.
+Everything here goes through handles and the requests and callbacks they offer — never into the
+driver's objects — so the daemon's client offers the same facade on its own handles. Failures
+raise the exception tree rooted at :class:`~parport.nt.ParportError`, each carrying the
+NTSTATUS; a ``timeout=`` that passes raises :class:`~parport.nt.IoTimeoutError` (a
+``TimeoutError``) naming the operation and the time waited.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import IntFlag
-from typing import Any
+from typing import Any, Protocol
 
 from . import nt
-from .driver import Handle, ParallelBus, PortOptions, Rescan, open_bus
-from .hw.backend import PortBackend
+from .driver import PortOptions, open_bus
 from .hw.lifetime import Closing
 
-__all__ = ["Bus", "Device", "Mode", "Port", "connect", "open"]
-
-PORT_NAME = "\\Device\\ParallelPort{index}"
+__all__ = ["Bus", "BusDriver", "Device", "DeviceStatus", "Mode", "Port", "connect", "open"]
 
 
 class Mode(IntFlag):
-    """IEEE 1284 modes for :meth:`Device.negotiate` (the ``ntddpar.h`` mode bits)."""
+    """IEEE 1284 modes (the ``ntddpar.h`` mode bits), for :meth:`Device.negotiate` and what
+    :attr:`Device.modes` reports. ``COMPATIBILITY``, ``BYTE``, ``EPP`` and ``ECP`` name the
+    usual choices (EPP and ECP: any flavour the port and the device both have)."""
 
-    COMPATIBILITY = nt.CENTRONICS | nt.IEEE_COMPATIBILITY
+    NONE = nt.NONE
+    CENTRONICS = nt.CENTRONICS
+    IEEE_COMPATIBILITY = nt.IEEE_COMPATIBILITY
     NIBBLE = nt.NIBBLE
+    CHANNEL_NIBBLE = nt.CHANNEL_NIBBLE
+    BYTE_BIDIR = nt.BYTE_BIDIR
+    EPP_HW = nt.EPP_HW
+    EPP_SW = nt.EPP_SW
+    BOUNDED_ECP = nt.BOUNDED_ECP
+    ECP_HW_NOIRQ = nt.ECP_HW_NOIRQ
+    ECP_HW_IRQ = nt.ECP_HW_IRQ
+    ECP_SW = nt.ECP_SW
+    COMPATIBILITY = nt.CENTRONICS | nt.IEEE_COMPATIBILITY
     BYTE = nt.BYTE_BIDIR
     EPP = nt.EPP_ANY
     ECP = nt.ECP_ANY
+
+
+class DeviceStatus(IntFlag):
+    """The PAR_QUERY_INFORMATION status bits (``ntddpar.h`` PARALLEL_*), as
+    :attr:`Device.status` reports them."""
+
+    NONE = 0
+    INIT = nt.PARALLEL_INIT
+    AUTOFEED = nt.PARALLEL_AUTOFEED
+    PAPER_EMPTY = nt.PARALLEL_PAPER_EMPTY
+    OFF_LINE = nt.PARALLEL_OFF_LINE
+    POWER_OFF = nt.PARALLEL_POWER_OFF
+    NOT_CONNECTED = nt.PARALLEL_NOT_CONNECTED
+    BUSY = nt.PARALLEL_BUSY
+    SELECTED = nt.PARALLEL_SELECTED
+
+
+class HandleLike(Protocol):
+    """What the facade needs of a handle (``design.md`` §5): in-process and through the daemon."""
+
+    name: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    def submit_internal_device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0
+    ) -> nt.Irp: ...
+
+    def submit_device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0
+    ) -> nt.Irp: ...
+
+    def submit_read(self, length: int) -> nt.Irp: ...
+
+    def submit_write(self, data: bytes) -> nt.Irp: ...
+
+    @property
+    def callbacks(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class BusDriver(Protocol):
+    """What the facade needs of a bus: ``parport.driver.ParallelBus``, or the daemon's client."""
+
+    spec: str
+
+    @property
+    def hardware(self) -> Any: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def names(self) -> list[str]: ...
+
+    def create_file(self, name: str, options: int = 0) -> Any: ...
+
+    def rescan(self, timeout: float | None = None) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 def _check(result: nt.IoStatus, what: str) -> nt.IoStatus:
@@ -40,29 +114,66 @@ def _check(result: nt.IoStatus, what: str) -> nt.IoStatus:
     return result
 
 
+def _wait(irp: nt.Irp, what: str, timeout: float | None) -> nt.IoStatus:
+    """Wait for ``irp``; when ``timeout`` passes, cancel it and raise IoTimeoutError (unless it
+    finished anyway), with the bytes moved so far in ``.information``."""
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+        if timeout < 0:
+            raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+    result = irp.wait(timeout)
+    if result is None:
+        irp.cancel()
+        result = irp.wait()
+        assert result is not None
+        if result.status == nt.STATUS_CANCELLED:
+            raise nt.IoTimeoutError(
+                nt.STATUS_IO_TIMEOUT,
+                f"{what}: not done after {timeout:g} s (cancelled)",
+                result.information,
+            )
+    return result
+
+
+def _mode_mask(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{what} must be a mode like parport.Mode.ECP (an int), not {type(value).__name__}"
+        )
+    if not 0 <= value <= 0xFFFF:
+        raise ValueError(f"{what} must be a 16-bit mode mask, not {value:#x}")
+    return int(value)
+
+
 class Device(Closing):
     """An open device (``LPT1.0``…): exclusive, closed by :meth:`close` or ``with``."""
 
     def __init__(self, bus: Bus, name: str, timeout: float | None = None) -> None:
         self.bus = bus
-        self.handle: Handle = bus.create_file(name)
+        self.handle: Any = bus.create_file(name)
         self.name = name
         self.timeout = timeout
+
+    def _t(self, timeout: float | None) -> float | None:
+        return self.timeout if timeout is None else timeout
+
+    def _internal(self, code: int, what: str, timeout: float | None = None) -> nt.IoStatus:
+        irp = self.handle.submit_internal_device_control(code)
+        return _check(_wait(irp, what, timeout), what)
 
     # --- the lock -------------------------------------------------------------------------------
     def lock(self, timeout: float | None = None, *, select: bool = True) -> None:
         """IOCTL_INTERNAL_LOCK_PORT (or _NO_SELECT): the port is this device's until unlock()."""
         code = nt.IOCTL_INTERNAL_LOCK_PORT if select else nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
-        _check(
-            self.handle.internal_device_control(code, timeout=self._t(timeout)), f"lock {self.name}"
-        )
+        self._internal(code, f"lock {self.name}", self._t(timeout))
 
     def unlock(self, *, deselect: bool = True) -> None:
         """IOCTL_INTERNAL_UNLOCK_PORT (or _NO_DESELECT): deselect, free the port."""
         code = (
             nt.IOCTL_INTERNAL_UNLOCK_PORT if deselect else nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT
         )
-        _check(self.handle.internal_device_control(code), f"unlock {self.name}")
+        self._internal(code, f"unlock {self.name}")
 
     @contextlib.contextmanager
     def locked(self, timeout: float | None = None, *, select: bool = True) -> Iterator[Device]:
@@ -76,19 +187,25 @@ class Device(Closing):
     # --- data -----------------------------------------------------------------------------------
     def write(self, data: bytes, timeout: float | None = None) -> int:
         """Write ``data`` in the current forward mode; the byte count. Raises with the partial
-        count in ``.information`` when the device fails."""
-        result = self.handle.write(bytes(data), timeout=self._t(timeout))
-        _check(result, f"write to {self.name}")
-        return result.information
+        count in ``.information`` when the device fails or ``timeout`` passes."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        what = f"write to {self.name}"
+        result = _wait(self.handle.submit_write(bytes(data)), what, self._t(timeout))
+        return _check(result, what).information
 
     def read(self, length: int = 4096, timeout: float | None = None) -> bytes:
         """Read up to ``length`` bytes in the current reverse mode (fewer when it has no more)."""
-        result = self.handle.read(length, timeout=self._t(timeout))
-        _check(result, f"read from {self.name}")
-        return result.output
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise TypeError(f"length must be an int, not {type(length).__name__}")
+        what = f"read from {self.name}"
+        result = _wait(self.handle.submit_read(length), what, self._t(timeout))
+        return _check(result, what).output
 
     def _ioctl(self, code: int, data: bytes = b"", out: int = 0) -> nt.IoStatus:
-        return _check(self.handle.device_control(code, data, out, timeout=self.timeout), self.name)
+        what = f"{nt.ioctl_name(nt.IRP_MJ_DEVICE_CONTROL, code)} on {self.name}"
+        irp = self.handle.submit_device_control(code, data, out)
+        return _check(_wait(irp, what, self.timeout), what)
 
     @property
     def device_id(self) -> str:
@@ -100,76 +217,110 @@ class Device(Closing):
         )
 
     @property
-    def status(self) -> int:
-        """The PARALLEL_* status bits (IOCTL_PAR_QUERY_INFORMATION)."""
-        return self._ioctl(nt.IOCTL_PAR_QUERY_INFORMATION, out=1).output[0]
+    def status(self) -> DeviceStatus:
+        """The printer status bits (IOCTL_PAR_QUERY_INFORMATION), by name."""
+        return DeviceStatus(self._ioctl(nt.IOCTL_PAR_QUERY_INFORMATION, out=1).output[0])
 
     @property
     def location(self) -> str:
         return self._ioctl(nt.IOCTL_PAR_QUERY_LOCATION, out=64).output.rstrip(b"\0").decode()
 
     @property
-    def modes(self) -> tuple[int, int]:
-        """(forward, reverse) mode bits in force (IOCTL_IEEE1284_GET_MODE)."""
+    def modes(self) -> tuple[Mode, Mode]:
+        """(forward, reverse) modes in force (IOCTL_IEEE1284_GET_MODE)."""
         masks = nt.PARCLASS_NEGOTIATION_MASK.unpack(
             self._ioctl(nt.IOCTL_IEEE1284_GET_MODE, out=4).output
         )
-        return masks.usWriteMask, masks.usReadMask
+        return Mode(masks.usWriteMask), Mode(masks.usReadMask)
 
-    def negotiate(self, forward: int, reverse: int | None = None) -> tuple[int, int]:
+    def negotiate(self, forward: int, reverse: int | None = None) -> tuple[Mode, Mode]:
         """IOCTL_IEEE1284_NEGOTIATE: the fastest supported mode of each mask becomes the
         default (``reverse`` defaults to ``forward``); the (forward, reverse) modes chosen."""
-        masks = nt.PARCLASS_NEGOTIATION_MASK(
-            usReadMask=int(forward if reverse is None else reverse), usWriteMask=int(forward)
-        ).pack()
+        write = _mode_mask(forward, "forward")
+        read = write if reverse is None else _mode_mask(reverse, "reverse")
+        masks = nt.PARCLASS_NEGOTIATION_MASK(usReadMask=read, usWriteMask=write).pack()
         chosen = nt.PARCLASS_NEGOTIATION_MASK.unpack(
             self._ioctl(nt.IOCTL_IEEE1284_NEGOTIATE, masks, 4).output
         )
-        return chosen.usWriteMask, chosen.usReadMask
+        return Mode(chosen.usWriteMask), Mode(chosen.usReadMask)
 
     def reset(self) -> None:
         """Reset and initialise the printer (IOCTL_PAR_SET_INFORMATION)."""
         self._ioctl(nt.IOCTL_PAR_SET_INFORMATION, bytes((nt.PARALLEL_INIT,)))
 
-    def _t(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
-
     # --- lifetime -------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return bool(self.handle.closed)
+
     def close(self) -> None:
         self.handle.close()
 
     def __repr__(self) -> str:
-        return f"<parport.Device {self.name}>"
+        return f"<parport.Device {self.name}{' closed' if self.closed else ''}>"
 
 
 class Port(Closing):
     """The port itself (its arbiter), through a shared handle of its own."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, name: str) -> None:
         self.bus = bus
-        self.handle: Handle = bus.create_file(PORT_NAME.format(index=bus.driver.fdo.index))
+        self.name = name
+        self.handle: Any = bus.create_file(name)
+        self._owned = False
+        self._lock = threading.Lock()
+        self._info: tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], int] | None
+        self._info = None
+
+    def _callbacks(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], int]:
+        """TryAllocatePort, FreePort, QueryNumWaiters and their context (from
+        IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, fetched once)."""
+        info = self._info
+        if info is None:
+            size = nt.PARALLEL_PORT_INFORMATION.SIZE
+            what = f"GET_PARALLEL_PORT_INFO on {self.name}"
+            irp = self.handle.submit_internal_device_control(
+                nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", size
+            )
+            result = _check(_wait(irp, what, None), what)
+            fields = nt.PARALLEL_PORT_INFORMATION.unpack(result.output)
+            table = self.handle.callbacks
+            info = self._info = (
+                table.callable(fields.TryAllocatePort),
+                table.callable(fields.FreePort),
+                table.callable(fields.QueryNumWaiters),
+                fields.Context,
+            )
+        return info
 
     def allocate(self, timeout: float | None = None) -> None:
         """IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE: wait (in FIFO order) for the port."""
-        _check(
-            self.handle.internal_device_control(
-                nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, timeout=timeout
-            ),
-            "allocate the port",
-        )
+        what = f"allocate {self.name}"
+        irp = self.handle.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+        _check(_wait(irp, what, timeout), what)
+        self._owned = True
 
     def free(self) -> None:
-        _check(
-            self.handle.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE),
-            "free the port",
-        )
+        """IOCTL_INTERNAL_PARALLEL_PORT_FREE (what this handle selected is deselected first)."""
+        what = f"free {self.name}"
+        irp = self.handle.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE)
+        try:
+            _check(_wait(irp, what, None), what)
+        finally:
+            self._owned = False
 
     def try_allocate(self) -> bool:
-        """Take the port if it is free right now (never waits, never queues)."""
-        return self.bus.driver.fdo.arbiter.try_allocate(self.handle)
+        """Take the port if it is free right now (never waits, never queues): the
+        TryAllocatePort callback."""
+        try_allocate, _, _, context = self._callbacks()
+        got = bool(try_allocate(context))
+        if got:
+            self._owned = True
+        return got
 
     @contextlib.contextmanager
     def allocated(self, timeout: float | None = None) -> Iterator[Port]:
+        """Hold the port for the block (ALLOCATE ... FREE)."""
         self.allocate(timeout)
         try:
             yield self
@@ -178,60 +329,86 @@ class Port(Closing):
 
     @property
     def waiters(self) -> int:
-        """Requests queued for the port (QueryNumWaiters)."""
-        return self.bus.driver.fdo.arbiter.query_num_waiters()
+        """Requests queued for the port (the QueryNumWaiters callback)."""
+        _, _, query, context = self._callbacks()
+        return int(query(context))
 
     @property
     def owned(self) -> bool:
-        return self.bus.driver.fdo.arbiter.owned_by(self.handle)
+        """Whether this port handle holds the port (an allocate or try_allocate not yet freed)."""
+        return self._owned and not self.handle.closed
 
     def close(self) -> None:
+        self._owned = False
         self.handle.close()
+
+    def __repr__(self) -> str:
+        return f"<parport.Port {self.name}{' owned' if self.owned else ''}>"
 
 
 class Bus(Closing):
-    """One parallel port and its devices (``parport.open``)."""
+    """One parallel port and its devices (``parport.open``, ``parport.connect``)."""
 
-    def __init__(self, driver: ParallelBus) -> None:
+    def __init__(self, driver: BusDriver) -> None:
         self.driver = driver
         self._port: Port | None = None
         self._lock = threading.Lock()
 
     @property
-    def hardware(self) -> PortBackend:
+    def hardware(self) -> Any:
         """The backend; on ``emu:`` the emulated port with ``.chain``."""
         return self.driver.hardware
+
+    @property
+    def spec(self) -> str:
+        return self.driver.spec
 
     def names(self) -> list[str]:
         return self.driver.names()
 
-    def create_file(self, name: str, options: int = 0) -> Handle:
+    def create_file(self, name: str, options: int = 0) -> Any:
         return self.driver.create_file(name, options)
 
     def device(self, name: str, timeout: float | None = None) -> Device:
         """Open a device by name (``LPT1.0``, ``\\\\.\\LPT1.4``…)."""
+        if not isinstance(name, str):
+            raise TypeError(f"a device name must be a str like 'LPT1.0', not {type(name).__name__}")
         return Device(self, name, timeout)
 
     @property
     def port(self) -> Port:
+        """The first port (``\\Device\\ParallelPort0``), opened once."""
         with self._lock:
-            if self._port is None:
-                self._port = Port(self)
+            if self._port is None or self._port.handle.closed:
+                self._port = Port(self, self.port_names[0])
             return self._port
 
-    def rescan(self, timeout: float | None = None) -> Rescan:
+    @property
+    def port_names(self) -> list[str]:
+        """The ports' device names (``\\Device\\ParallelPortN``)."""
+        names = [n for n in self.names() if n.startswith("\\Device\\ParallelPort")]
+        if not names:
+            raise nt.DeviceRemovedError(nt.STATUS_NO_SUCH_DEVICE, "the bus has no port")
+        return names
+
+    def rescan(self, timeout: float | None = None) -> Any:
         return self.driver.rescan(timeout)
 
     @property
     def devices(self) -> list[str]:
-        """The devices found on the port, by symbolic link."""
-        return [device.location for device in self.driver.devices]
+        """The devices found on the port, by symbolic link (``LPT1``, ``LPT1.0``, …)."""
+        return [name for name in self.names() if not name.startswith("\\")]
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.driver.closed)
 
     def close(self) -> None:
         self.driver.close()
 
     def __repr__(self) -> str:
-        return f"<parport.Bus {self.driver.spec or 'emu:'} {self.devices}>"
+        state = "closed" if self.closed else str(self.devices)
+        return f"<parport.Bus {self.driver.spec or 'emu:'} {state}>"
 
 
 def open(spec: str | None = None, **options: Any) -> Bus:
@@ -240,6 +417,16 @@ def open(spec: str | None = None, **options: Any) -> Bus:
     Keyword options are the bus options of :class:`~parport.driver.PortOptions`
     (``max_daisy``, ``legacy_zip``, ``timer_start_s``, ``enable_connect_interrupt``).
     """
+    if spec is not None and not isinstance(spec, str):
+        raise TypeError(
+            f"spec must be a str like 'emu:' or '/dev/parport0', not {type(spec).__name__}"
+        )
+    known = PortOptions.__dataclass_fields__
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(
+            f"unknown bus option {unknown[0]!r}; the options are {', '.join(sorted(known))}"
+        )
     return Bus(open_bus(spec, options=PortOptions(**options)))
 
 

@@ -4,12 +4,14 @@ port, enumeration and naming, handles and dispatch by (major function, code)."""
 from .arbiter import PortArbiter
 from .bus import ParallelBus, Rescan, open_bus
 from .fdo import ParallelPort, PortOptions
-from .iomgr import DeviceObject, Handle, IoManager, normalize_name
+from .iomgr import DeviceObject, FileObject, Handle, IoManager, normalize_name
 from .pdo import DeviceKind, ParallelDevice
+from .seam import PortOwner, PortSeam
 
 __all__ = [
     "DeviceKind",
     "DeviceObject",
+    "FileObject",
     "Handle",
     "IoManager",
     "ParallelBus",
@@ -17,6 +19,8 @@ __all__ = [
     "ParallelPort",
     "PortArbiter",
     "PortOptions",
+    "PortOwner",
+    "PortSeam",
     "Rescan",
     "normalize_name",
     "open_bus",

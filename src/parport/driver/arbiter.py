@@ -1,11 +1,19 @@
 """The port arbiter: one owner at a time, waiters granted in strict arrival order.
 
 Windows keeps a signed counter and an anonymous owner (windows-parport.md §11.1); parport keeps
-the owner itself (Part A, A3): the handle an allocation was granted to, or the device object a
-device request runs for. One FIFO holds ALLOCATE and SELECT requests; freeing the port grants the
-oldest waiter by completing its request. Enqueue, grant and cancel are O(1) (an ordered dict keyed
-by the request). Nothing blocks while the arbiter's lock is held, and no completion or callback
-runs under it: grants and cancels decide under the lock, then complete outside it.
+the owner itself (Part A, A3): the file object an allocation was granted to, or the device object
+a device request runs for. One FIFO holds the requests waiting for the port; freeing the port
+grants the oldest waiter. Enqueue, grant and cancel are O(1) (an ordered dict keyed by the
+request). Nothing blocks while the arbiter's lock is held, and no completion or callback runs
+under it: grants and cancels decide under the lock, then act outside it.
+
+A grant runs the waiter's ``on_grant`` (or completes its request STATUS_SUCCESS) in the thread
+that freed the port. A grant action may itself free the port again (a select that fails gives
+the port back); the next grant then runs in the same loop, not deeper in the stack, so any chain
+of failing waiters is served in constant stack depth.
+
+The arbiter only knows owners; what an owner has selected on the wire, and who is told when an
+owner loses the port, is the port's seam (:mod:`.seam`) — the one place that claims and releases.
 """
 
 from __future__ import annotations
@@ -18,28 +26,18 @@ from dataclasses import dataclass
 
 from .. import nt
 
-__all__ = ["Grant", "PortArbiter", "Waiter"]
+__all__ = ["PortArbiter", "Waiter"]
 
 log = logging.getLogger(__name__)
 
-# What a granted SELECT runs once the port is its owner's: the wire select, returning an NTSTATUS.
-SelectAction = Callable[["Waiter"], int]
 
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Waiter:
-    """A queued ALLOCATE or SELECT request."""
+    """A request queued for the port, on behalf of ``owner``."""
 
     irp: nt.Irp
     owner: object
-    select: SelectAction | None = None  # None: a plain ALLOCATE
-
-
-@dataclass(frozen=True)
-class Grant:
-    """Who got the port, to be completed outside the lock."""
-
-    waiter: Waiter
+    on_grant: Callable[[Waiter], None] | None = None  # None: complete the request SUCCESS
 
 
 class PortArbiter:
@@ -52,9 +50,14 @@ class PortArbiter:
         self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
+        self._local = threading.local()  # per thread: grants to deliver (see _deliver)
         self.allocations = 0  # WMI-style counters
         self.frees = 0
-        self.on_idle: Callable[[], None] | None = None  # freed with nobody waiting (ISR checks)
+        # Called outside the lock when the port goes from free to owned (``on_taken``) and from
+        # owned to free with nobody waiting (``on_free``).
+        self.on_taken: Callable[[], None] | None = None
+        self.on_free: Callable[[], None] | None = None
+        # For tests and diagnostics: called outside the lock with each new owner (None: free).
         self.on_owner_change: Callable[[object | None], None] | None = None
         # For tests and diagnostics: when a list, ("queued" | "granted", request) in the order
         # the arbiter decided them, recorded under its lock.
@@ -68,11 +71,15 @@ class PortArbiter:
     def owned_by(self, owner: object) -> bool:
         return self._owner is owner
 
-    def query_num_waiters(self) -> int:
-        """Exactly the queued ALLOCATE and SELECT requests (§10.3). A bus scan waits for the port
-        with an ALLOCATE request of its own, so it counts as one waiter like the sample's FDO."""
+    def is_free(self) -> bool:
+        """Nobody owns the port and nobody waits for it (what TryAllocatePort would take)."""
         with self._lock:
-            return len(self._queue)
+            return self._owner is None and not self._queue
+
+    def query_num_waiters(self) -> int:
+        """Exactly the queued requests (§10.3). A bus scan waits for the port with an ALLOCATE
+        request of its own, so it counts as one waiter like the sample's FDO."""
+        return len(self._queue)
 
     def waiters(self) -> list[Waiter]:
         with self._lock:
@@ -103,14 +110,20 @@ class PortArbiter:
                 return False
             self._owner = owner
             self.allocations += 1
-            self._notify()
-        self._owner_changed(owner)
+            if self._watchers:
+                self._changed.notify_all()
+        self._taken(owner)
         return True
 
-    def allocate(self, irp: nt.Irp, owner: object, select: SelectAction | None = None) -> bool:
-        """Grant now (True, the caller completes the request) or queue the request (False: it
-        is pending, cancellable, and completed when granted or cancelled)."""
-        waiter = Waiter(irp, owner, select)
+    def allocate(
+        self,
+        irp: nt.Irp,
+        owner: object,
+        on_grant: Callable[[Waiter], None] | None = None,
+    ) -> bool:
+        """Grant now (True: the caller owns the port and completes the request itself) or queue
+        the request (False: it is pending and cancellable, and is granted or cancelled later —
+        at once, STATUS_CANCELLED, when its cancel flag is already set)."""
         with self._lock:
             if self._owner is None and not self._queue:
                 self._owner = owner
@@ -118,22 +131,27 @@ class PortArbiter:
                 self._notify()
                 granted = True
             else:
-                if not irp.arm_cancel(self._cancel_routine):
-                    granted = False
-                    cancelled_now = True
-                else:
-                    self._queue[id(irp)] = waiter
+                granted = False
+                cancelled_now = not irp.arm_cancel(self._cancel_routine)
+                if not cancelled_now:
+                    self._queue[id(irp)] = Waiter(irp, owner, on_grant)
                     self._notify()
                     if self.trace is not None:
                         self.trace.append(("queued", irp))
-                    cancelled_now = False
-                granted = False
         if granted:
-            self._owner_changed(owner)
+            self._taken(owner)
             return True
         if cancelled_now:
             irp.complete(nt.STATUS_CANCELLED)
         return False
+
+    def _taken(self, owner: object) -> None:
+        taken = self.on_taken
+        if taken is not None:
+            taken()
+        changed = self.on_owner_change
+        if changed is not None:
+            changed(owner)
 
     def _cancel_routine(self, irp: nt.Irp) -> None:
         with self._lock:
@@ -143,55 +161,70 @@ class PortArbiter:
 
     # --- giving it back -------------------------------------------------------------------------
     def free(self, owner: object) -> bool:
-        """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter."""
+        """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter. The
+        port's seam calls this once it has ended what the owner had on the wire."""
         with self._lock:
             if self._owner is not owner:
-                log.warning("%s: free by %r, which does not own the port", self.name, owner)
+                log.debug("%s: free by %r, which does not own the port", self.name, owner)
                 return False
             self.frees += 1
-            grant = self._next_locked()
-        self._after_free(grant)
+            waiter = self._next_locked()
+        changed = self.on_owner_change
+        if changed is not None:
+            changed(None if waiter is None else waiter.owner)
+        if waiter is None:
+            idle = self.on_free
+            if idle is not None:
+                idle()
+        else:
+            self._deliver(waiter)
         return True
 
-    def _next_locked(self) -> Grant | None:
+    def _next_locked(self) -> Waiter | None:
+        """The next owner (the lock is held): the oldest waiter whose cancel is not racing."""
         self._notify()
-        while self._queue:
-            _, waiter = self._queue.popitem(last=False)
+        queue = self._queue
+        while queue:
+            _, waiter = queue.popitem(last=False)
             if not waiter.irp.disarm_cancel():
-                continue  # a cancel is completing it right now
+                continue  # a cancel is completing it right now; the next one may have the port
             self._owner = waiter.owner
             self.allocations += 1
             if self.trace is not None:
                 self.trace.append(("granted", waiter.irp))
-            return Grant(waiter)
+            return waiter
         self._owner = None
         return None
 
-    def _after_free(self, grant: Grant | None) -> None:
-        if grant is None:
-            self._owner_changed(None)
-            if self.on_idle is not None:
-                self.on_idle()
+    def _deliver(self, waiter: Waiter) -> None:
+        """Run ``waiter``'s grant here; a grant made by a grant action joins this loop."""
+        local = self._local
+        pending: list[Waiter] | None = getattr(local, "pending", None)
+        if pending is not None:
+            pending.append(waiter)
             return
-        waiter = grant.waiter
-        self._owner_changed(waiter.owner)
-        if waiter.select is None:
+        pending = local.pending = []
+        try:
+            while True:
+                self._grant(waiter)
+                if not pending:
+                    break
+                waiter = pending.pop(0)
+        finally:
+            local.pending = None
+
+    def _grant(self, waiter: Waiter) -> None:
+        action = waiter.on_grant
+        if action is None:
             waiter.irp.complete(nt.STATUS_SUCCESS)
             return
         try:
-            status = waiter.select(waiter)
+            action(waiter)
         except Exception:
-            log.exception("%s: select for a granted waiter raised", self.name)
-            status = nt.STATUS_UNSUCCESSFUL
-        if status != nt.STATUS_SUCCESS:
-            # Part A, A6: a select that took the port and failed gives the port back.
-            self.free(waiter.owner)
-        waiter.irp.complete(status)
-
-    def _owner_changed(self, owner: object | None) -> None:
-        callback = self.on_owner_change
-        if callback is not None:
-            callback(owner)
+            log.exception("%s: the grant of %r raised", self.name, waiter.irp)
+            if not waiter.irp.done:
+                waiter.irp.complete(nt.STATUS_UNSUCCESSFUL)
+            self.free(waiter.owner)  # no port is kept by a grant that failed
 
     # --- cleanup --------------------------------------------------------------------------------
     def cancel_queued_by(self, owner: object) -> int:

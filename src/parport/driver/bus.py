@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
+import weakref
 from dataclasses import dataclass, field
 
 from .. import nt
@@ -19,8 +21,9 @@ from ..hw.lifetime import Closing
 from ..hw.spec import open_backend
 from ..ieee1284 import DeviceId, Session, dot3
 from .fdo import ParallelPort, PortOptions
-from .iomgr import DeviceObject, Handle, IoManager
+from .iomgr import DeviceObject, Handle, IoManager, reap_later
 from .pdo import DeviceKind, ParallelDevice
+from .seam import PortOwner
 
 __all__ = ["ParallelBus", "Rescan", "open_bus"]
 
@@ -43,11 +46,50 @@ class Rescan:
         return bool(self.added or self.removed)
 
 
-class _ScanOwner:
+class _ScanOwner(PortOwner):
     """The bus scan as a port owner (it allocates the port like any client)."""
 
     def __repr__(self) -> str:
         return "<bus scan>"
+
+
+class _Teardown:
+    """What closes a bus: kept apart from the bus object, so that a bus dropped without
+    ``close()`` can be closed by its finalizer (which must not refer to the bus)."""
+
+    def __init__(self, iomgr: IoManager, backend: PortBackend) -> None:
+        self.iomgr = iomgr
+        self.backend = backend
+        self.devices: dict[str, ParallelDevice] = {}
+        self.closed = False
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+
+    def close(self) -> None:
+        """Close every handle (releasing what they hold), remove the devices, close the
+        backend (and its clock's thread); idempotent, and a second caller waits for the first."""
+        with self._lock:
+            first = not self.closed
+            self.closed = True
+        if not first:
+            self._done.wait()
+            return
+        try:
+            self.iomgr.close_all()
+            for name in list(self.devices):
+                device = self.devices.pop(name)
+                device.remove()
+                self.iomgr.unregister(device)
+            for device_object in self.iomgr.devices():
+                self.iomgr.unregister(device_object)
+            self.backend.close()
+        finally:
+            self._done.set()
+
+
+def _dropped(teardown: _Teardown) -> None:
+    warnings.warn("unclosed parport bus", ResourceWarning, stacklevel=2)
+    reap_later(teardown)
 
 
 class ParallelBus(Closing):
@@ -68,9 +110,11 @@ class ParallelBus(Closing):
         self.session = Session(backend)
         self.fdo = ParallelPort(index, backend, self.session, self.options)
         self.iomgr.register(self.fdo)  # no symbolic link for the port (§2.1)
-        self._devices: dict[str, ParallelDevice] = {}
+        self._teardown = _Teardown(self.iomgr, backend)
+        self._devices = self._teardown.devices
         self._scan_owner = _ScanOwner()
-        self._closed = False
+        self._finalizer = weakref.finalize(self, _dropped, self._teardown)
+        self._finalizer.atexit = False  # at exit the process lets everything go anyway
         self.rescan()
 
     # --- names and handles ----------------------------------------------------------------------
@@ -79,10 +123,11 @@ class ParallelBus(Closing):
         return self.iomgr.names()
 
     def create_file(self, name: str, options: int = 0) -> Handle:
-        """Open a device or the port; raises :class:`~parport.nt.NtStatusError` on failure."""
-        if self._closed:
+        """Open a device or the port; raises :class:`~parport.nt.NtStatusError` on failure.
+        The handle keeps this bus alive."""
+        if self._teardown.closed:
             raise nt.NtStatusError.from_status(nt.STATUS_DELETE_PENDING, "the bus is closed")
-        return self.iomgr.create_file(name, options)
+        return self.iomgr.create_file(name, options, keepalive=self)
 
     def lookup(self, name: str) -> DeviceObject | None:
         return self.iomgr.lookup(name)
@@ -99,7 +144,6 @@ class ParallelBus(Closing):
         long this call waits: the scan still runs when the port is granted later."""
         result = Rescan()
         irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-        arbiter = self.fdo.arbiter
         owner = self._scan_owner
 
         def granted(done: nt.Irp) -> None:
@@ -109,15 +153,16 @@ class ParallelBus(Closing):
                         self._scan(result)
                         result.scanned = True
                     finally:
-                        arbiter.free(owner)
+                        self.fdo.release(owner)
                 else:
                     log.info("%s: no port for the bus scan; devices unchanged", self.fdo.name)
             finally:
                 result.done.set()
 
-        if arbiter.allocate(irp, owner):
+        if self.fdo.claim(irp, owner):
             irp.complete(nt.STATUS_SUCCESS)
         else:
+            self.fdo.waiting_for_port()
 
             def give_up() -> None:
                 irp.cancel()
@@ -190,18 +235,25 @@ class ParallelBus(Closing):
     # --- lifetime -------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._teardown.closed
 
     def close(self) -> None:
-        """Close every handle (releasing what they hold) and the backend; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self.iomgr.close_all()
-        for name in list(self._devices):
-            self._remove(name)
-        self.iomgr.unregister(self.fdo)
-        self.hardware.close()
+        """Close every handle (releasing what they hold), the devices and the backend;
+        idempotent, from any thread, racing any handle's close."""
+        self._finalizer.detach()
+        self._teardown.close()
+
+    def check(self) -> list[str]:
+        """What is wrong with ownership right now (docs/driver.md, "Ownership"); empty when
+        every invariant holds. For tests and diagnostics."""
+        problems = self.fdo.check()
+        owner = self.fdo.owner
+        for device in list(self._devices.values()):
+            if device.locked and owner is not device:
+                problems.append(f"{device.location} is locked but the port is {owner!r}'s")
+        if isinstance(owner, ParallelDevice) and not owner.open_handles and not owner._closing:
+            problems.append(f"the port is held by {owner.location}, which nobody has open")
+        return problems
 
     def __repr__(self) -> str:
         return f"<ParallelBus {self.spec or self.hardware.name}: {', '.join(self._devices)}>"

@@ -2,11 +2,13 @@
 windows-parport.md §5.1 and every internal request of §7, with Part A's decisions.
 
 The port is opened shared. Its owner is tracked (A3): an ALLOCATE or SELECT through a handle
-makes that handle the owner; PARALLEL_PORT_FREE, DESELECT and chip-mode changes from a handle
-that does not own the port change nothing and complete STATUS_INVALID_DEVICE_STATE (A4). Closing
-a handle cancels what it queued and frees the port if it owns it (A9). The callbacks handed out
-in PARALLEL_PORT_INFORMATION / PARALLEL_PNP_INFORMATION / PARALLEL_INTERRUPT_INFORMATION are real
-callables bound to the handle that fetched them (``handle.callbacks.callable(pointer)``).
+makes that handle's file object the owner; PARALLEL_PORT_FREE, DESELECT and chip-mode changes
+from a handle that does not own the port change nothing and complete STATUS_INVALID_DEVICE_STATE
+(A4). Closing a handle cancels what it queued and, if it owns the port, deselects what it
+selected and frees the port (A9, A27). The callbacks handed out in PARALLEL_PORT_INFORMATION /
+PARALLEL_PNP_INFORMATION / PARALLEL_INTERRUPT_INFORMATION are real callables bound to the handle
+that fetched them (``handle.callbacks.callable(pointer)``), made once per handle. Every claim and
+release goes through the port's seam (:mod:`.seam`), which this object is.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Any, ClassVar
 
 from .. import nt
 from ..hw.backend import PortBackend
-from ..ieee1284 import Session, dot3
-from .arbiter import PortArbiter, Waiter
-from .iomgr import DeviceObject, Handle
+from ..ieee1284 import Session
+from .arbiter import Waiter
+from .iomgr import DeviceObject, FileObject
+from .seam import PortSeam, as_command
 
 __all__ = ["ParallelPort", "PortOptions", "as_command"]
 
@@ -53,10 +56,10 @@ class _Isr:
     deferred: Callable[..., Any] | None
     deferred_context: int
     isr_token: int
-    owner: Handle | None
+    owner: FileObject | None
 
 
-class ParallelPort(DeviceObject):
+class ParallelPort(DeviceObject, PortSeam):
     """See the module docstring."""
 
     exclusive = False
@@ -68,35 +71,27 @@ class ParallelPort(DeviceObject):
         session: Session,
         options: PortOptions | None = None,
     ) -> None:
-        super().__init__(f"\\Device\\ParallelPort{index}")
+        DeviceObject.__init__(self, f"\\Device\\ParallelPort{index}")
+        PortSeam.__init__(self, self.name, backend, session)
         self.index = index
         self.port_name = f"LPT{index + 1}"
-        self.backend = backend
-        self.session = session
         self.options = options or PortOptions()
-        self.arbiter = PortArbiter(self.name)
-        self.arbiter.on_idle = self._run_deferred_checks
-        self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self.current_mode = nt.INITIAL_MODE
         self._saved_ecr: int | None = None
         self.eoc_rescan_disabled = False
         self._isrs: list[_Isr] = []
         self._isr_lock = threading.Lock()
-        self.wire_lock = threading.RLock()  # one wire sequence at a time on the backend
-        self._selections: dict[int, nt.PARALLEL_1284_COMMAND] = {}  # port handle → its select
 
     # --- IRP majors (§5.1) ----------------------------------------------------------------------
-    def cleanup(self, handle: Handle) -> None:
-        """Part A, A9: cancel what this handle queued; free the port if it owns it."""
-        self.arbiter.cancel_queued_by(handle)
-        selection = self._selections.pop(id(handle), None)
-        if self.arbiter.owned_by(handle):
-            log.info("%s: %r closed while owning the port; freeing it", self.name, handle)
-            if selection is not None:
-                self.wire_deselect(selection)  # design §4: deselect first, then free
-            self.arbiter.free(handle)
+    def cleanup(self, file: FileObject) -> None:
+        """Part A, A9: cancel what this handle queued; if it owns the port, deselect what it
+        selected and free the port (A27)."""
+        self.arbiter.cancel_queued_by(file)
+        if self.owns(file):
+            log.info("%s: %r closed while owning the port; freeing it", self.name, file)
+            self.release(file)
         with self._isr_lock:
-            gone = [isr for isr in self._isrs if isr.owner is handle]
+            gone = [isr for isr in self._isrs if isr.owner is file]
         for isr in gone:
             self._disconnect(isr)
 
@@ -121,32 +116,61 @@ class ParallelPort(DeviceObject):
             irp.complete(nt.STATUS_SUCCESS)
 
     def _free(self, irp: nt.Irp) -> None:
-        if self.arbiter.free(irp.handle):
+        # A27: what the owner selected is deselected before the port is freed; A4: a non-owner
+        # changes nothing.
+        if self.owns(irp.handle):
+            self.release(irp.handle)
             irp.complete(nt.STATUS_SUCCESS)
         else:
-            irp.complete(nt.STATUS_INVALID_DEVICE_STATE)  # A4
+            irp.complete(nt.STATUS_INVALID_DEVICE_STATE)
 
     # --- information ----------------------------------------------------------------------------
     def _span(self) -> int:
         return 8 if self.backend.capabilities.epp else nt.OFFSET_PARALLEL_REGISTER_SPAN
 
-    def port_information(self, handle: Handle) -> nt.PARALLEL_PORT_INFORMATION:
+    def port_information(self, file: FileObject) -> nt.PARALLEL_PORT_INFORMATION:
         caps = self.backend.capabilities
-        arbiter = self.arbiter
-        tokens = handle.callbacks
+        tokens = file.callbacks
         return nt.PARALLEL_PORT_INFORMATION(
             OriginalController=caps.base,
             Controller=caps.base,
             SpanOfController=self._span(),
-            TryAllocatePort=tokens.token(lambda context=0: arbiter.try_allocate(handle)),
-            FreePort=tokens.token(lambda context=0: self._free_callback(handle)),
-            QueryNumWaiters=tokens.token(lambda context=0: arbiter.query_num_waiters()),
+            TryAllocatePort=tokens.token(self._bound(file, "try_allocate")),
+            FreePort=tokens.token(self._bound(file, "free")),
+            QueryNumWaiters=tokens.token(self._bound(file, "waiters")),
             Context=tokens.token(self),
         )
 
+    def _bound(self, file: FileObject, what: str) -> Callable[..., Any]:
+        """The callback ``what`` bound to ``file``: made once per handle, so asking for the
+        structures again hands out the same pointers (and keeps nothing more)."""
+        cache: dict[str, Callable[..., Any]] = file.context.setdefault("port callbacks", {})
+        routine = cache.get(what)
+        if routine is None:
+            routine = cache[what] = self._make_callback(file, what)
+        return routine
+
+    def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:
+        arbiter = self.arbiter
+        if what == "try_allocate":
+            return lambda context=0: arbiter.try_allocate(file)
+        if what == "free":
+            return lambda context=0: self._free_callback(file)
+        if what == "waiters":
+            return lambda context=0: len(arbiter._queue)
+        if what == "set_chip":
+            return lambda context, mode: self.set_chip_mode(file, mode)
+        if what == "clear_chip":
+            return lambda context, mode: self.clear_chip_mode(file, mode)
+        if what == "try_select":
+            return lambda context, command: self.try_select(file, as_command(command))
+        if what == "deselect":
+            return lambda context, command: self.deselect_device(file, as_command(command))
+        raise KeyError(what)
+
     def _free_callback(self, owner: object) -> None:
-        if not self.arbiter.free(owner):
-            log.warning("%s: FreePort callback from a non-owner ignored (A4)", self.name)
+        if self.release(owner) == nt.STATUS_INVALID_DEVICE_STATE:
+            log.info("%s: FreePort callback from a non-owner ignored (A4)", self.name)
 
     def more_information(self) -> nt.MORE_PARALLEL_PORT_INFORMATION:
         irq = self.backend.capabilities.irq or 0
@@ -165,10 +189,10 @@ class ParallelPort(DeviceObject):
             bits |= nt.PPT_1284_3_PRESENT
         return bits
 
-    def pnp_information(self, handle: Handle) -> nt.PARALLEL_PNP_INFORMATION:
+    def pnp_information(self, file: FileObject) -> nt.PARALLEL_PNP_INFORMATION:
         caps = self.backend.capabilities
         hw = self.session.hardware
-        tokens = handle.callbacks
+        tokens = file.callbacks
         ecp_base = caps.base_hi or 0 if hw.ecr else 0
         return nt.PARALLEL_PNP_INFORMATION(
             OriginalEcpController=ecp_base,
@@ -176,19 +200,15 @@ class ParallelPort(DeviceObject):
             SpanOfEcpController=nt.ECP_SPAN if ecp_base else 0,
             PortNumber=0,
             HardwareCapabilities=self.hardware_capabilities(),
-            TrySetChipMode=tokens.token(lambda context, mode: self.set_chip_mode(handle, mode)),
-            ClearChipMode=tokens.token(lambda context, mode: self.clear_chip_mode(handle, mode)),
+            TrySetChipMode=tokens.token(self._bound(file, "set_chip")),
+            ClearChipMode=tokens.token(self._bound(file, "clear_chip")),
             FifoDepth=hw.fifo_depth,
             FifoWidth=hw.fifo_width if hw.fifo_depth else 0,  # A18: bits per FIFO word
             EppControllerPhysicalAddress=0,
             SpanOfEppController=0,
             Ieee1284_3DeviceCount=self.daisy_count,
-            TrySelectDevice=tokens.token(
-                lambda context, command: self.try_select(handle, as_command(command))
-            ),
-            DeselectDevice=tokens.token(
-                lambda context, command: self.deselect(handle, as_command(command))
-            ),
+            TrySelectDevice=tokens.token(self._bound(file, "try_select")),
+            DeselectDevice=tokens.token(self._bound(file, "deselect")),
             Context=tokens.token(self),
             CurrentMode=self.current_mode,
             PortName=tokens.token(self.port_name),
@@ -197,16 +217,16 @@ class ParallelPort(DeviceObject):
     def _info(self, irp: nt.Irp) -> None:
         code = irp.code
         if code == nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO:
-            struct: nt.NtStruct = self.port_information(_handle(irp))
+            struct: nt.NtStruct = self.port_information(_file(irp))
         elif code == nt.IOCTL_INTERNAL_GET_PARALLEL_PNP_INFO:
-            struct = self.pnp_information(_handle(irp))
+            struct = self.pnp_information(_file(irp))
         else:
             struct = self.more_information()
         irp.complete_struct(struct)  # A11, A12
 
     # --- chip modes (§7.7, §7.8; A17) -----------------------------------------------------------
     def set_chip_mode(self, owner: object, mode_flags: int) -> Status:
-        if not self.arbiter.owned_by(owner):
+        if not self.owns(owner):
             return nt.STATUS_INVALID_DEVICE_STATE  # A4
         mode = mode_flags & 0xE0
         if self.current_mode not in (nt.INITIAL_MODE, nt.ECR_BYTE_MODE):
@@ -242,7 +262,7 @@ class ParallelPort(DeviceObject):
         return nt.STATUS_SUCCESS
 
     def clear_chip_mode(self, owner: object, mode_flags: int) -> Status:
-        if not self.arbiter.owned_by(owner):
+        if not self.owns(owner):
             return nt.STATUS_INVALID_DEVICE_STATE  # A4
         mode = mode_flags & 0xE0
         if mode != self.current_mode or mode == nt.INITIAL_MODE:
@@ -265,77 +285,25 @@ class ParallelPort(DeviceObject):
         else:
             irp.complete(self.clear_chip_mode(irp.handle, flags))
 
-    # --- 1284.3 select and deselect (§7.10, §7.11, §10.4, §10.5; A5, A6, A20) -------------------
-    def target_of(self, command: nt.PARALLEL_1284_COMMAND) -> str | None:
-        """``"zip"``, ``"eoc"``, ``"daisy"``, or None for an invalid ID."""
-        flags = command.CommandFlags
-        if flags & nt.PAR_LEGACY_ZIP_DRIVE or command.ID == nt.DOT3_LEGACY_ZIP_ID:
-            return "zip"
-        if flags & nt.PAR_END_OF_CHAIN_DEVICE or command.ID in (
-            nt.DOT3_END_OF_CHAIN_ID,
-            self.daisy_count,
-        ):
-            return "eoc"
-        if command.ID < self.daisy_count:
-            return "daisy"
-        return None
-
-    def wire_select(self, command: nt.PARALLEL_1284_COMMAND) -> Status:
-        """Select on the wire (the caller owns the port)."""
-        target = self.target_of(command)
-        with self.wire_lock:
-            if target == "daisy":
-                ok = dot3.select(self.backend, command.ID)
-            elif target == "zip":
-                epp = bool(command.CommandFlags & nt.PAR_LEGACY_ZIP_DRIVE_EPP_MODE)
-                ok = dot3.zip_connect(self.backend, epp)
-            else:
-                ok = True  # the end-of-chain device needs nothing on the wire
-        return nt.STATUS_SUCCESS if ok else nt.STATUS_UNSUCCESSFUL
-
-    def wire_deselect(self, command: nt.PARALLEL_1284_COMMAND) -> Status:
-        target = self.target_of(command)
-        with self.wire_lock:
-            if target == "daisy":
-                ok = dot3.deselect_all(self.backend)
-            elif target == "zip":
-                ok = dot3.zip_disconnect(self.backend)
-            else:
-                ok = True
-        return nt.STATUS_SUCCESS if ok else nt.STATUS_UNSUCCESSFUL
-
+    # --- 1284.3 select and deselect (§7.10, §7.11, §10.4, §10.5; A5, A6, A20, A24, A27) ---------
     def try_select(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
         """The TrySelectDevice callback: never queues (A5)."""
         if self.target_of(command) is None:
             return nt.STATUS_INVALID_PARAMETER
         if command.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT:
-            if not self.arbiter.owned_by(owner):
-                return nt.STATUS_INVALID_DEVICE_STATE
-            return self._select_for(owner, command)
-        if not self.arbiter.try_allocate(owner):
-            return nt.STATUS_PENDING  # A5: nothing queued, no waiter counted
-        status = self._select_for(owner, command)
-        if status != nt.STATUS_SUCCESS:
-            self.arbiter.free(owner)  # A6
-        return status
+            return self.select(owner, command)  # INVALID_DEVICE_STATE from a non-owner (A24)
+        return self.try_claim(owner, command)
 
-    def deselect(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
-        """The DeselectDevice callback and the DESELECT request (A4, A6)."""
+    def deselect_device(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
+        """The DeselectDevice callback and the DESELECT request: deselect, then free the port
+        unless KEEP_PORT — freed even when the wire failed (A6); A4 for a non-owner."""
         if self.target_of(command) is None:
             return nt.STATUS_INVALID_PARAMETER
-        if not self.arbiter.owned_by(owner):
+        if not self.owns(owner):
             return nt.STATUS_INVALID_DEVICE_STATE
-        status = self.wire_deselect(command)
-        self._selections.pop(id(owner), None)
+        status = self.deselect(owner, command)
         if not command.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT:
-            self.arbiter.free(owner)  # freed even if the wire failed (A6)
-        return status
-
-    def _select_for(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
-        """Select on the wire for a port handle, remembering it so a close can deselect."""
-        status = self.wire_select(command)
-        if status == nt.STATUS_SUCCESS and self.target_of(command) in ("daisy", "zip"):
-            self._selections[id(owner)] = command
+            self.release(owner)
         return status
 
     def _select(self, irp: nt.Irp) -> None:
@@ -344,7 +312,7 @@ class ParallelPort(DeviceObject):
             return
         command = nt.PARALLEL_1284_COMMAND.unpack(irp.input)
         if irp.code == nt.IOCTL_INTERNAL_DESELECT_DEVICE:
-            irp.complete(self.deselect(irp.handle, command))
+            irp.complete(self.deselect_device(irp.handle, command))
             return
         if irp.cancelled:
             irp.complete(nt.STATUS_CANCELLED)
@@ -353,33 +321,36 @@ class ParallelPort(DeviceObject):
             irp.complete(nt.STATUS_INVALID_PARAMETER)
             return
         if command.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT:
-            irp.complete(self.try_select(irp.handle, command))
+            irp.complete(self.select(irp.handle, command))
             return
 
-        def select_when_granted(waiter: Waiter) -> Status:
-            return self._select_for(waiter.owner, command)
+        def select_when_granted(waiter: Waiter) -> None:
+            waiter.irp.complete(self._select_taken(waiter.owner, command))
 
-        if self.arbiter.allocate(irp, irp.handle, select_when_granted):
-            status = self._select_for(irp.handle, command)
-            if status != nt.STATUS_SUCCESS:
-                self.arbiter.free(irp.handle)  # A6
-            irp.complete(status)
+        if self.claim(irp, irp.handle, select_when_granted):
+            irp.complete(self._select_taken(irp.handle, command))
+
+    def _select_taken(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
+        """The port was just granted to a SELECT: select, or give the port back (A6)."""
+        status = self.select(owner, command)
+        if status != nt.STATUS_SUCCESS:
+            self.release(owner)
+        return status
 
     # --- 1284.3 bus -----------------------------------------------------------------------------
     def _init_1284_3_bus(self, irp: nt.Irp) -> None:
         owner = irp.handle
         took = False
-        if not self.arbiter.owned_by(owner):
+        if not self.owns(owner):
             took = self.arbiter.try_allocate(owner)
             if not took:
-                irp.complete(nt.STATUS_DEVICE_BUSY)  # deviation: never on a wire in use
+                irp.complete(nt.STATUS_DEVICE_BUSY)  # A23: never on a wire in use
                 return
         try:
-            with self.wire_lock:
-                self.daisy_count = dot3.assign_addresses(self.backend)  # not clamped (§7.9)
+            self.daisy_count = self.reassign_addresses(owner)  # not clamped (§7.9)
         finally:
             if took:
-                self.arbiter.free(owner)
+                self.release(owner)
         irp.complete(nt.STATUS_SUCCESS)
 
     def _rescan_flag(self, irp: nt.Irp) -> None:
@@ -398,7 +369,7 @@ class ParallelPort(DeviceObject):
         if self.backend.capabilities.irq is None:
             irp.complete(nt.STATUS_NOT_SUPPORTED)
             return
-        handle = _handle(irp)
+        handle = _file(irp)
         request = nt.PARALLEL_INTERRUPT_SERVICE_ROUTINE.unpack(irp.input)
         try:
             routine = handle.callbacks.callable(request.InterruptServiceRoutine)
@@ -423,13 +394,13 @@ class ParallelPort(DeviceObject):
             self._isrs.append(isr)
         if first:
             self.backend.set_interrupt_handler(self._port_isr)
+            self.on_free = self._run_deferred_checks
+            self.arbiter.on_free = self._freed
         tokens = handle.callbacks
         info = nt.PARALLEL_INTERRUPT_INFORMATION(
             InterruptObject=tokens.token(self._port_isr),
-            TryAllocatePortAtInterruptLevel=tokens.token(
-                lambda context=0: self.arbiter.try_allocate(handle)
-            ),
-            FreePortFromInterruptLevel=tokens.token(lambda context=0: self._free_callback(handle)),
+            TryAllocatePortAtInterruptLevel=tokens.token(self._bound(handle, "try_allocate")),
+            FreePortFromInterruptLevel=tokens.token(self._bound(handle, "free")),
             Context=tokens.token(self),
         )
         data = info.pack()
@@ -463,6 +434,9 @@ class ParallelPort(DeviceObject):
             last = not self._isrs
         if last:
             self.backend.set_interrupt_handler(None)
+            self.on_free = None
+            if not self.backend.shared:
+                self.arbiter.on_free = None
 
     def _port_isr(self) -> None:
         """Call each connected ISR in connect order until one claims the interrupt."""
@@ -516,14 +490,7 @@ class ParallelPort(DeviceObject):
     }
 
 
-def _handle(irp: nt.Irp) -> Handle:
-    handle = irp.handle
-    assert isinstance(handle, Handle)
-    return handle
-
-
-def as_command(command: nt.PARALLEL_1284_COMMAND | bytes) -> nt.PARALLEL_1284_COMMAND:
-    """A PARALLEL_1284_COMMAND from the structure or its 8 bytes (callbacks take either)."""
-    if isinstance(command, nt.PARALLEL_1284_COMMAND):
-        return command
-    return nt.PARALLEL_1284_COMMAND.unpack(bytes(command))
+def _file(irp: nt.Irp) -> FileObject:
+    file = irp.handle
+    assert isinstance(file, FileObject)
+    return file

@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
+import weakref
+from collections import deque
 from collections.abc import Container, Iterable
-from typing import Any
+from threading import get_ident
+from typing import Any, Protocol
 
 from .. import nt
 from ..hw.lifetime import Closing
+from .seam import PortOwner
 from .tokens import TokenTable
 
-__all__ = ["DeviceObject", "Handle", "IoManager", "normalize_name"]
+__all__ = ["DeviceObject", "FileObject", "Handle", "IoManager", "normalize_name", "reap_later"]
 
 log = logging.getLogger(__name__)
 
 MAX_COLLISIONS = 9
+CREATE_WAITS_FOR_CLOSE_S = 10.0  # an open of an exclusive device waits this long for a close
 
 
 def normalize_name(name: str) -> str:
@@ -52,27 +58,35 @@ class DeviceObject:
         self.name = name
         self.symlinks: list[str] = []
         self.iomgr: IoManager | None = None
-        self.open_handles: set[Handle] = set()
+        self.open_handles: set[FileObject] = set()
         self.removed = False
         self._lock = threading.RLock()
 
-    def create(self, handle: Handle, options: int) -> int:
-        """IRP_MJ_CREATE: an NTSTATUS (success lets the handle open)."""
-        with self._lock:
-            if self.removed:
-                return nt.STATUS_DELETE_PENDING
-            if self.exclusive and self.open_handles:
-                return nt.STATUS_ACCESS_DENIED
-            self.open_handles.add(handle)
-        return nt.STATUS_SUCCESS
+    def create(self, file: FileObject, options: int) -> int:
+        """IRP_MJ_CREATE: an NTSTATUS (success lets the handle open). An exclusive device whose
+        last handle is still being closed (by another thread, or after it was dropped) opens
+        once that close is over."""
+        for _ in range(2):
+            with self._lock:
+                if self.removed:
+                    return nt.STATUS_DELETE_PENDING
+                if not self.exclusive or not self.open_handles:
+                    self.open_handles.add(file)
+                    return nt.STATUS_SUCCESS
+                closing = [f for f in self.open_handles if f.closing]
+                if len(closing) != len(self.open_handles):
+                    return nt.STATUS_ACCESS_DENIED
+            for other in closing:
+                other.wait_closed(CREATE_WAITS_FOR_CLOSE_S)
+        return nt.STATUS_ACCESS_DENIED
 
-    def cleanup(self, handle: Handle) -> None:
+    def cleanup(self, file: FileObject) -> None:
         """IRP_MJ_CLEANUP: the handle is being closed; cancel and release what it holds."""
 
-    def close(self, handle: Handle) -> None:
+    def close(self, file: FileObject) -> None:
         """IRP_MJ_CLOSE."""
         with self._lock:
-            self.open_handles.discard(handle)
+            self.open_handles.discard(file)
 
     def dispatch(self, irp: nt.Irp) -> None:
         """Complete ``irp`` now, or keep it and complete it later."""
@@ -82,8 +96,29 @@ class DeviceObject:
         return f"<{type(self).__name__} {self.name}>"
 
 
-class Handle(Closing):
-    """An open handle: sends requests to its device object. Thread-safe; ``close()`` idempotent."""
+class FileObject(PortOwner):
+    """The driver's side of one open handle (NT's FILE_OBJECT): what requests carry
+    (``irp.handle``), what owns the port for port requests, what callbacks are bound to.
+
+    It holds no reference to the :class:`Handle` a user has, so a handle dropped without
+    ``close()`` becomes garbage and is cleaned up as if closed (with a ``ResourceWarning``), the
+    way Python's files and sockets are. Closing waits until no other thread is inside a
+    dispatch through this handle (rundown), so no request runs after the cleanup."""
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_done",
+        "_drained",
+        "_dropped",
+        "_inside",
+        "_lock",
+        "callbacks",
+        "context",
+        "device",
+        "iomgr",
+        "name",
+    )
 
     def __init__(self, iomgr: IoManager, device: DeviceObject, name: str) -> None:
         self.iomgr = iomgr
@@ -93,25 +128,29 @@ class Handle(Closing):
         self.context: dict[str, Any] = {}  # per-handle state a device object keeps
         self._closed = False
         self._lock = threading.Lock()
-        self._outstanding: set[nt.Irp] = set()
+        self._drained = threading.Condition(self._lock)
+        self._inside: list[int] = []  # threads inside a dispatch through this handle
+        self._done = threading.Event()  # set once a close has finished
+        self._dropped = False  # its handle became garbage: a close is on its way
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    # --- non-blocking ---------------------------------------------------------------------------
-    def _submit(self, major: int, code: int, data: bytes, output_length: int) -> nt.Irp:
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"input must be bytes, not {type(data).__name__}")
-        if output_length < 0:
-            raise ValueError(f"output_length must be >= 0, not {output_length}")
-        irp = nt.Irp(major, code, data, output_length, self)
+    @property
+    def closing(self) -> bool:
+        """Closed, being closed, or dropped and about to be."""
+        return self._closed or self._dropped
+
+    def submit(self, irp: nt.Irp) -> nt.Irp:
+        """Dispatch ``irp`` to the device (the handle must be open)."""
+        me = get_ident()
         with self._lock:
             if self._closed:
                 raise nt.NtStatusError.from_status(
                     nt.STATUS_INVALID_DEVICE_REQUEST, f"{self.name}: the handle is closed"
                 )
-            self._outstanding.add(irp)
+            self._inside.append(me)
         try:
             self.device.dispatch(irp)
         except Exception as exc:
@@ -119,17 +158,96 @@ class Handle(Closing):
             if not irp.done:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)
             if isinstance(exc, nt.IrpAlreadyCompletedError):
-                self._forget(irp)
                 raise
-        if irp.done:
-            self._forget(irp)  # answered in dispatch: nothing outstanding
-        else:
-            irp.add_done_callback(self._forget)  # at once if it completed meanwhile
+        finally:
+            with self._lock:
+                self._inside.remove(me)
+                if self._closed and not self._inside:
+                    self._drained.notify_all()
         return irp
 
-    def _forget(self, irp: nt.Irp) -> None:
+    def close(self) -> None:
+        """IRP_MJ_CLEANUP then IRP_MJ_CLOSE, once; a second close waits for the first."""
+        me = get_ident()
+        done = self._done
         with self._lock:
-            self._outstanding.discard(irp)
+            first = not self._closed
+            self._closed = True
+            if first:
+                # Rundown: dispatches already under way through this handle finish first (a
+                # close from inside one of them, in this thread, does not wait for itself).
+                while any(ident != me for ident in self._inside):
+                    self._drained.wait()
+        if not first:
+            if me not in self._inside:
+                done.wait()
+            return
+        try:
+            self.device.cleanup(self)
+        finally:
+            self.device.close(self)
+            self.iomgr._handle_closed(self)
+            self.callbacks.clear()
+            self.context.clear()
+            done.set()
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the close under way (or due: a dropped handle's) has finished; False if
+        ``timeout`` passed first, or if nobody is closing it."""
+        if not self.closing:
+            return False
+        return self._done.wait(timeout)
+
+    def __repr__(self) -> str:
+        return f"<file {self.name}{' closed' if self._closed else ''}>"
+
+
+class Handle(Closing):
+    """An open handle: sends requests to its device object. Thread-safe; ``close()`` idempotent
+    (and returns once the handle is closed, whichever thread closes it). A handle that becomes
+    garbage unclosed is closed for you, with a ``ResourceWarning``."""
+
+    def __init__(self, file: FileObject, keepalive: object | None = None) -> None:
+        self.file = file
+        self._keepalive = keepalive  # the bus: alive while any of its handles is
+        self._finalizer = weakref.finalize(self, _reap, file)
+        self._finalizer.atexit = False  # at exit the process lets everything go anyway
+
+    @property
+    def iomgr(self) -> IoManager:
+        return self.file.iomgr
+
+    @property
+    def device(self) -> DeviceObject:
+        return self.file.device
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+    @property
+    def callbacks(self) -> TokenTable:
+        return self.file.callbacks
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.file.context
+
+    @property
+    def closed(self) -> bool:
+        return self.file.closed
+
+    # --- non-blocking ---------------------------------------------------------------------------
+    def _submit(self, major: int, code: int, data: Any, output_length: Any) -> nt.Irp:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"input must be bytes, not {type(data).__name__}")
+        if type(output_length) is not int:  # bool is refused too
+            raise TypeError(f"output_length must be an int, not {type(output_length).__name__}")
+        if output_length < 0:
+            raise ValueError(f"output_length must be >= 0, not {output_length}")
+        if type(code) is not int and not isinstance(code, int):
+            raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
+        return self.file.submit(nt.Irp(major, code, data, output_length, self.file))
 
     def submit_internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0
@@ -144,6 +262,8 @@ class Handle(Closing):
         return self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length)
 
     def submit_read(self, length: int) -> nt.Irp:
+        if type(length) is not int:
+            raise TypeError(f"a read length must be an int, not {type(length).__name__}")
         return self._submit(nt.IRP_MJ_READ, 0, b"", length)
 
     def submit_write(self, data: bytes) -> nt.Irp:
@@ -199,19 +319,53 @@ class Handle(Closing):
     # --- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:
         """IRP_MJ_CLEANUP then IRP_MJ_CLOSE; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        try:
-            self.device.cleanup(self)
-        finally:
-            self.device.close(self)
-            self.iomgr._handle_closed(self)
-            self.callbacks.clear()
+        self._finalizer.detach()
+        self.file.close()
 
     def __repr__(self) -> str:
-        return f"<Handle {self.name}{' closed' if self._closed else ''}>"
+        return f"<Handle {self.name}{' closed' if self.closed else ''}>"
+
+
+# --- handles dropped without close() -------------------------------------------------------------
+_reap_lock = threading.Lock()
+_reap_queue: deque[Closable] = deque()
+_reaper: threading.Thread | None = None
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def _reap(file: FileObject) -> None:
+    """A handle became garbage unclosed: warn, and close it on the reaper thread (a finalizer
+    may run anywhere, even where a lock the cleanup needs is held)."""
+    file._dropped = True  # an exclusive device's next open waits for this close
+    warnings.warn(f"unclosed parport handle {file.name}", ResourceWarning, stacklevel=2)
+    reap_later(file)
+
+
+def reap_later(target: Closable) -> None:
+    """Close ``target`` on the reaper thread, started for the purpose (and ended when done)."""
+    global _reaper
+    with _reap_lock:
+        _reap_queue.append(target)
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap_all, name="parport reaper", daemon=True)
+            _reaper.start()
+
+
+def _reap_all() -> None:
+    global _reaper
+    while True:
+        with _reap_lock:
+            if not _reap_queue:
+                _reaper = None
+                return
+            target = _reap_queue.popleft()
+        try:
+            target.close()
+        except Exception:
+            log.exception("closing %r, which was dropped unclosed, failed", target)
 
 
 def _unused_name(name: str, taken: Container[str]) -> str:
@@ -231,7 +385,7 @@ class IoManager:
     def __init__(self) -> None:
         self._objects: dict[str, DeviceObject] = {}
         self._links: dict[str, DeviceObject] = {}
-        self._handles: set[Handle] = set()
+        self._files: set[FileObject] = set()
         self._lock = threading.RLock()
 
     def register(self, device: DeviceObject, symlinks: Iterable[str] = ()) -> DeviceObject:
@@ -268,29 +422,35 @@ class IoManager:
         with self._lock:
             return list(self._objects.values())
 
-    def create_file(self, name: str, options: int = 0) -> Handle:
-        """Open ``name``; raises :class:`~parport.nt.NtStatusError` when the open fails."""
+    def create_file(self, name: str, options: int = 0, keepalive: object | None = None) -> Handle:
+        """Open ``name``; raises :class:`~parport.nt.NtStatusError` when the open fails.
+        ``keepalive`` is kept alive as long as the handle is (its bus)."""
+        if not isinstance(name, str):
+            raise TypeError(f"a device name must be a str like 'LPT1.0', not {type(name).__name__}")
+        if type(options) is not int:
+            raise TypeError(f"options must be an int, not {type(options).__name__}")
         device = self.lookup(name)
         if device is None:
             raise nt.NtStatusError.from_status(
                 nt.STATUS_NO_SUCH_DEVICE, f"no device named {name!r}; try one of {self.names()}"
             )
-        handle = Handle(self, device, device.symlinks[0] if device.symlinks else device.name)
-        status = device.create(handle, options)
+        file = FileObject(self, device, device.symlinks[0] if device.symlinks else device.name)
+        status = device.create(file, options)
         if status != nt.STATUS_SUCCESS:
             raise nt.NtStatusError.from_status(status, f"cannot open {name}")
         with self._lock:
-            self._handles.add(handle)
-        return handle
+            self._files.add(file)
+        return Handle(file, keepalive)
 
-    def _handle_closed(self, handle: Handle) -> None:
+    def _handle_closed(self, file: FileObject) -> None:
         with self._lock:
-            self._handles.discard(handle)
+            self._files.discard(file)
 
-    def open_handles(self) -> list[Handle]:
+    def open_files(self) -> list[FileObject]:
+        """The file objects of every handle not yet closed."""
         with self._lock:
-            return list(self._handles)
+            return list(self._files)
 
     def close_all(self) -> None:
-        for handle in self.open_handles():
-            handle.close()
+        for file in self.open_files():
+            file.close()

@@ -16,15 +16,18 @@ wire. A lock lasts until UNLOCK or the cleanup of its handle (A7, A8).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import nt
-from ..ieee1284 import DeviceId, Negotiation, dot3, fastest_mode, lines, request_byte
+from ..hw.clock import Cancellable
+from ..ieee1284 import DeviceId, Negotiation, fastest_mode, lines, request_byte
 from ..ieee1284.session import FORWARD_MODES, REVERSE_MODES
-from .fdo import as_command
-from .iomgr import DeviceObject, Handle
+from .iomgr import DeviceObject, FileObject
+from .seam import PortOwner, as_command
 from .worker import WorkQueue
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Status = int
 IDLE_RELEASE_NS = 250_000_000  # §11.4: the 250 ms idle tick
+STALL_HOLD_NS = 1_000_000_000  # §9.1: a stalled printer keeps the port a second at a time
+CLAIM_GRANT_WAIT_S = 10.0  # a claim whose grant is under way completes within this (wall) time
 
 # Internal requests that run on the worker (§8) and device controls that do (§9.2).
 QUEUED_INTERNAL = frozenset(
@@ -84,7 +89,20 @@ def _masks(usread: int, uswrite: int) -> bytes:
     return nt.PARCLASS_NEGOTIATION_MASK(usReadMask=usread, usWriteMask=uswrite).pack()
 
 
-class ParallelDevice(DeviceObject):
+@dataclass(eq=False)
+class _Claim:
+    """The device's place in the port's FIFO: an ALLOCATE queued for the request next in line
+    (A26: when it was submitted, if nothing else waited on the device)."""
+
+    irp: nt.Irp  # the internal ALLOCATE
+    request: nt.Irp  # the request it was made for
+    select: bool  # whether taking the port selects the device
+    timer: Cancellable | None = None  # TimerStart: cancels the ALLOCATE if not granted in time
+    waiting: nt.Irp | None = None  # the request the worker waits with (the grant may run it)
+    handled: bool = False  # the grant ran the request itself
+
+
+class ParallelDevice(DeviceObject, PortOwner):
     """A device on the port (see the module docstring)."""
 
     exclusive = True
@@ -116,11 +134,13 @@ class ParallelDevice(DeviceObject):
             device_id = DeviceId("MFG:IMG;MDL:VP0;", {"MFG": "IMG", "MDL": "VP0"})
         self.device_id = device_id
         self.timer_start_s = port.options.timer_start_s  # not reset by a reopen (§9.2)
-        self.work = WorkQueue(self.location, self._run)
-        self.owns_port = False
-        self.selected = False  # this device is selected on the wire (daisy, Zip)
-        self.locked = False  # AllocatedByLockPort
-        self.lock_selected = False  # the lock (not a request) selected the device
+        self.work = WorkQueue(self.location, self._run, on_cancel=self._request_cancelled)
+        self.locked = False  # AllocatedByLockPort (a device marked locked owns the port)
+        self._claim: _Claim | None = None
+        self._claim_lock = threading.Lock()
+        self._closing = False  # cleanup or removal under way: a grant is given straight back
+        self._stall_since: int | None = None  # port clock (ns) when the current stall began
+        self._yield_port = False  # a stalled write asked to give the port to the waiters
         self.forward_mode = nt.CENTRONICS
         self.reverse_mode = nt.NIBBLE
         self.bad_modes = 0
@@ -151,13 +171,30 @@ class ParallelDevice(DeviceObject):
         """Daisy-chain and Zip devices must be selected on the wire; the others need nothing."""
         return self.kind in (DeviceKind.DAISY_CHAIN, DeviceKind.LEGACY_ZIP)
 
+    # --- ownership (kept by the port's seam) ----------------------------------------------------
+    @property
+    def owns_port(self) -> bool:
+        """The port is this device's (an automatic allocation, a lock or a session holds it)."""
+        return self.port.arbiter._owner is self
+
+    @property
+    def selected(self) -> bool:
+        """This device's selection is the one on the wire (daisy-chain, Zip)."""
+        return self.port.selected_by(self)
+
+    def port_released(self) -> None:
+        """The seam took the port from this device (by whatever path): no lock holds any more."""
+        self.locked = False
+        self._stall_since = None
+        self._cancel_idle_timer()
+
     # --- IRP majors (§5.2) ----------------------------------------------------------------------
-    def create(self, handle: Handle, options: int) -> int:
+    def create(self, file: FileObject, options: int) -> int:
         if self.removed:
             return nt.STATUS_DEVICE_REMOVED
         if options & nt.FILE_DIRECTORY_FILE:
             return nt.STATUS_NOT_A_DIRECTORY
-        status = super().create(handle, options)
+        status = super().create(file, options)
         if status != nt.STATUS_SUCCESS:
             return status
         # Reset the IEEE 1284 settings to their defaults at every open (§5.2).
@@ -166,20 +203,25 @@ class ParallelDevice(DeviceObject):
         self.forward_channel = self.reverse_channel = 0
         self._supported = None
         self.bad_modes = 0
+        self.locked = False
+        self._closing = False
         self.work.start()
         return nt.STATUS_SUCCESS
 
-    def cleanup(self, handle: Handle) -> None:
-        """A8: cancel what waits, flag what runs, then end any session, deselect, free the port."""
-        self.work.cancel_all()
-        self.work.call(self._release_everything)
-        self.work.stop()
+    def cleanup(self, file: FileObject) -> None:
+        """A8: cancel what waits, flag what runs, then (once it is over) end any session,
+        deselect and free the port, and stop the worker."""
+        self._closing = True
+        self.work.shutdown(self._release_everything)
 
     def _release_everything(self) -> None:
+        """Give back all the device holds: its place in the port's FIFO, the lock, the port."""
         self.locked = False
         self.dot3_event = None
+        self._drop_claim()
         if self.owns_port:
             self._give_back()
+        self._cancel_idle_timer()
 
     def dispatch(self, irp: nt.Irp) -> None:
         if self.removed:
@@ -243,9 +285,9 @@ class ParallelDevice(DeviceObject):
             if irp.output_length < 8:
                 irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
                 return
-            handle = irp.handle
-            assert isinstance(handle, Handle)
-            data = handle.callbacks.token(self.port).to_bytes(8, "little")
+            file = irp.handle
+            assert isinstance(file, FileObject)
+            data = file.callbacks.token(self.port).to_bytes(8, "little")
             irp.complete(nt.STATUS_SUCCESS, 8, data)
         else:
             irp.complete(nt.STATUS_INVALID_PARAMETER)
@@ -363,23 +405,22 @@ class ParallelDevice(DeviceObject):
             irp.complete(nt.STATUS_INVALID_PARAMETER)
 
     def _port_is_free(self) -> bool:
-        if self.owns_port:
-            return False
-        arbiter = self.port.arbiter
-        if arbiter.try_allocate(self):
-            arbiter.free(self)
-            return True
-        return False
+        return not self.owns_port and self.port.arbiter.is_free()
 
-    # --- running in the caller's thread ---------------------------------------------------------
+    # --- queueing (A26: a request's place in the port's FIFO is fixed when it is submitted) -----
     def _queue(self, irp: nt.Irp) -> None:
-        """Queue ``irp`` for the worker, or run it at once in this thread when that changes
-        nothing a client can see: nothing waits or runs on this device, the request moves no data,
-        and the port is this device's already or free right now (never waits here)."""
+        """Run ``irp`` at once in this thread when that changes nothing a client can see (nothing
+        waits or runs on this device, the request moves no data, and the port is this device's
+        already or free right now); otherwise queue it for the worker — and when it is next in
+        line and needs the port, queue the device's claim in the port's FIFO now, so that
+        requests to the port and to its devices are granted in the order they were submitted."""
         controls = (nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IRP_MJ_DEVICE_CONTROL)
         if irp.major_function in controls and irp.code in INLINE and self._run_inline(irp):
             return
-        self.work.queue(irp)
+        if self.work.queue(irp):
+            needs_port, select = _port_needs(irp)
+            if needs_port and not self.owns_port:
+                self._start_claim(irp, select)
 
     def _run_inline(self, irp: nt.Irp) -> bool:
         if not self.work.begin_inline():
@@ -390,7 +431,7 @@ class ParallelDevice(DeviceObject):
             if needs_port and not self.owns_port:
                 if not self.port.arbiter.try_allocate(self):
                     return False  # somebody holds or waits for the port: queue behind them
-                status = self._took_port(select)
+                status = self._taken(select)
                 if status != nt.STATUS_SUCCESS:
                     irp.complete(status)
                     return True
@@ -399,13 +440,23 @@ class ParallelDevice(DeviceObject):
         finally:
             self.work.end_inline()
 
+    def _request_cancelled(self, irp: nt.Irp) -> None:
+        """A request cancelled while it waited in the device's queue: its claim goes too."""
+        with self._claim_lock:
+            claim = self._claim
+            if claim is None or claim.request is not irp or claim.waiting is not None:
+                return
+        claim.irp.cancel()
+
     # --- the worker -----------------------------------------------------------------------------
     def _run(self, irp: nt.Irp) -> None:
         """One queued request: get the port, run it, give the port back (§11.4)."""
         self._cancel_idle_timer()
         needs_port, select = _port_needs(irp)
         if needs_port and not self.owns_port:
-            status = self._acquire(irp, select=select)
+            status = self._acquire(irp, select)
+            if status == _HANDLED:
+                return  # the grant ran it (a lock handed over in the releasing thread)
             if status != nt.STATUS_SUCCESS:
                 irp.complete(status)
                 return
@@ -419,48 +470,119 @@ class ParallelDevice(DeviceObject):
                 irp.complete(nt.STATUS_UNSUCCESSFUL)
             self._after_request()
 
-    def _took_port(self, select: bool) -> Status:
-        """The port was just granted: bring the session's modes in and select the device."""
-        self.owns_port = True
+    def _taken(self, select: bool) -> Status:
+        """The port was just granted to this device: bring the session's modes in and select
+        the device; a select that fails gives the port back (A6)."""
         self._sync_session()
+        self._stall_since = None
         if select and self.needs_select:
-            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+            status = self.port.select(self, self.command())
             if status != nt.STATUS_SUCCESS:
                 self._give_back()
                 return status
-            self.selected = True
         return nt.STATUS_SUCCESS
 
-    def _acquire(self, irp: nt.Irp | None, *, select: bool = True) -> Status:
-        """Allocate the port, waiting up to TimerStart on the port's clock; DEVICE_BUSY if not.
-
-        A daisy-chain or Zip device is then selected (the automatic allocation of a plain request
-        needs the device on the wire as much as a lock does)."""
-        arbiter = self.port.arbiter
-        request = nt.Irp(
-            nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
-        )
+    def _start_claim(
+        self, request: nt.Irp, select: bool, timeout_ns: int | None = None
+    ) -> _Claim | None:
+        """The device's claim for ``request`` (queued now unless one is queued already); None
+        when the device holds the port. TimerStart (or ``timeout_ns``) runs from here (§11.2)."""
+        with self._claim_lock:
+            claim = self._claim
+            if claim is not None:
+                claim.request = request
+                claim.select = claim.select or select
+                return claim
+            if self.owns_port:
+                return None
+            allocate = nt.Irp(
+                nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
+            )
+            claim = self._claim = _Claim(allocate, request, select)
         # The timer starts before the request is queued, so the wait is never longer.
-        timer = self.port.backend.clock.call_later(
-            self.timer_start_s * 1_000_000_000, lambda: _cancel(request)
-        )
-        if arbiter.allocate(request, self):
+        if timeout_ns is None:
+            timeout_ns = self.timer_start_s * 1_000_000_000
+        claim.timer = self.port.backend.clock.call_later(timeout_ns, lambda: _cancel(claim.irp))
+        if self.port.claim(claim.irp, self, lambda _waiter: self._granted(claim)):
+            self._granted(claim)
+        return claim
+
+    def _granted(self, claim: _Claim) -> None:
+        """The port is this device's for ``claim`` (in whatever thread freed it): take it, and
+        when the worker waits with a short request that moves no data (a LOCK_PORT waiting
+        behind another client's lock), run that request here — its client wakes one thread
+        hop sooner."""
+        timer = claim.timer
+        if timer is not None:
             timer.cancel()
-            request.complete(nt.STATUS_SUCCESS)
+        with self._claim_lock:
+            if self._claim is claim:
+                self._claim = None
+        if self._closing or self.removed:
+            self._give_back()
+            claim.irp.complete(nt.STATUS_CANCELLED)
+            return
+        status = self._taken(claim.select)
+        request = claim.waiting
+        if (
+            status == nt.STATUS_SUCCESS
+            and request is not None
+            and request.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+            and request.code in INLINE
+            and not self.work.on_worker
+            and request.disarm_cancel()
+        ):
+            claim.handled = True
+            self._execute_and_release(request)
+        claim.irp.complete(status)
+
+    def _acquire(self, irp: nt.Irp, select: bool, timeout_ns: int | None = None) -> Status:
+        """Wait for the device's claim (queued at submission, or now), up to TimerStart on the
+        port's clock: STATUS_SUCCESS once the port is the device's (selected when ``select``),
+        STATUS_DEVICE_BUSY when TimerStart passed, STATUS_CANCELLED when ``irp`` was cancelled
+        meanwhile (a deviation: the reference driver cannot cancel a dequeued request), or
+        ``_HANDLED`` when the grant ran ``irp`` itself."""
+        claim = self._start_claim(irp, select, timeout_ns)
+        if claim is None:
+            return self._ensure_selected(select)
+        self.port.waiting_for_port()
+        if irp.arm_cancel(lambda _: _cancel(claim.irp)):
+            claim.waiting = irp
         else:
-            # While the worker waits for the port, a cancel of the client's request gives up
-            # the wait (a deviation: the reference driver cannot cancel a dequeued request).
-            if irp is not None and not irp.arm_cancel(lambda _: _cancel(request)):
-                request.cancel()
-            result = request.wait()
-            timer.cancel()
-            if irp is not None:
-                irp.disarm_cancel()
-            if result is None or result.status != nt.STATUS_SUCCESS:
-                if irp is not None and irp.cancelled:
-                    return nt.STATUS_CANCELLED
-                return nt.STATUS_DEVICE_BUSY
-        return self._took_port(select)
+            claim.irp.cancel()
+        result = claim.irp.wait()
+        assert result is not None
+        if claim.handled:
+            return _HANDLED
+        irp.disarm_cancel()
+        status = result.status
+        if status == nt.STATUS_SUCCESS:
+            return self._ensure_selected(select)
+        if irp.cancelled:
+            return nt.STATUS_CANCELLED
+        if status == nt.STATUS_CANCELLED:
+            return nt.STATUS_DEVICE_BUSY  # TimerStart passed (§11.4 step 1)
+        return status
+
+    def _ensure_selected(self, select: bool) -> Status:
+        """A claim made for an earlier request (since cancelled) may not have selected."""
+        if not select or not self.needs_select or self.selected:
+            return nt.STATUS_SUCCESS
+        status = self.port.select(self, self.command())
+        if status != nt.STATUS_SUCCESS:
+            self._give_back()
+        return status
+
+    def _drop_claim(self) -> None:
+        """Give up the device's place in the port's FIFO; a grant under way is waited for."""
+        with self._claim_lock:
+            claim, self._claim = self._claim, None
+        if claim is None:
+            return
+        if claim.timer is not None:
+            claim.timer.cancel()
+        if not claim.irp.cancel() and not claim.irp.done:
+            claim.irp.wait(CLAIM_GRANT_WAIT_S)  # granted right now: the grant completes it
 
     def _sync_session(self) -> None:
         session = self.port.session
@@ -468,18 +590,10 @@ class ParallelDevice(DeviceObject):
         session.reverse_mode = self.reverse_mode
 
     def _give_back(self) -> Status:
-        """End any session, deselect, free the port. The deselect's status (A2: freed anyway)."""
-        status: int = nt.STATUS_SUCCESS
-        with self.port.wire_lock:
-            if self.port.session.connected:
-                self.port.session.terminate()
-            if self.selected:
-                status = self.port.wire_deselect(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
-                self.selected = False
-        if self.owns_port:
-            self.owns_port = False
-            self.port.arbiter.free(self)
-        return status
+        """End any session, deselect, free the port (through the seam). The deselect's status
+        (A2: freed anyway); nothing happens when the port is not this device's."""
+        status = self.port.release(self)
+        return nt.STATUS_SUCCESS if status == nt.STATUS_INVALID_DEVICE_STATE else status
 
     def _after_request(self) -> None:
         """Step 3: free the port unless a lock or a session keeps it; signal PARDOT3 events."""
@@ -502,15 +616,15 @@ class ParallelDevice(DeviceObject):
             timer.cancel()
 
     def _idle_tick(self) -> None:
-        """The 250 ms idle rule (A7): a session held without a lock ends when others wait."""
+        """The 250 ms idle rule (A7): a session held without a lock ends when others wait. Runs
+        on the clock's thread, so it only posts the release to the worker."""
         self._idle_timer = None
         if self.locked or not self.owns_port:
             return
         if self.port.arbiter.query_num_waiters() == 0:
             self._arm_idle_timer()
             return
-        if self.work.running:
-            self.work.call(self._idle_release, wait=False)
+        self.work.call(self._idle_release, wait=False)
 
     def _idle_release(self) -> None:
         if self.owns_port and not self.locked and not len(self.work):
@@ -529,24 +643,55 @@ class ParallelDevice(DeviceObject):
             self._DEVICE_WORK[irp.code](self, irp)
 
     def _stall(self, status: int) -> bool:
-        """A stalled printer (§9.1): give the port to others for a second, then take it back."""
+        """A stalled printer (§9.1): keep waiting (True), or — after holding the port for a
+        second of the port's clock while others wait, and without a lock — end the transfer
+        here (False) so that :meth:`_write` gives the port to them outside the wire lock."""
         if self.locked or self.port.arbiter.query_num_waiters() == 0:
             return True
-        self._give_back()
-        self.port.backend.sleep(1_000_000)
-        return self._acquire(None) == nt.STATUS_SUCCESS
+        now = self.port.backend.clock.now_ns()
+        if self._stall_since is None:
+            self._stall_since = now
+        if now - self._stall_since < STALL_HOLD_NS:
+            return True
+        self._yield_port = True
+        return False
 
     def _write(self, irp: nt.Irp) -> None:
-        self._sync_session()
-        with self.port.wire_lock:
-            result = self.port.session.write(
-                irp.input,
-                self.forward_mode,
-                budget_us=self.timer_start_s * 1e6,
-                cancelled=lambda: irp.cancelled,
-                on_stall=self._stall,
-            )
-        irp.complete(result.status, result.count)
+        """Write in the forward mode; a stalled printer gives the port to the waiting clients a
+        second at a time and queues for it again, until TimerStart runs out (§9.1)."""
+        clock = self.port.backend.clock
+        deadline = clock.now_ns() + self.timer_start_s * 1_000_000_000
+        data = memoryview(irp.input)
+        done = 0
+        while True:
+            self._sync_session()
+            self._yield_port = False
+            with self.port.wire_lock:
+                result = self.port.session.write(
+                    data[done:],
+                    self.forward_mode,
+                    budget_us=max(0, deadline - clock.now_ns()) / 1000,
+                    cancelled=lambda: irp.cancelled,
+                    on_stall=self._stall,
+                )
+            done += result.count
+            if not self._yield_port:
+                irp.complete(result.status, done)
+                return
+            # Outside the wire lock: nobody waits for the port holding it.
+            self._give_back()
+            status = self._reacquire(irp, deadline)
+            if status != nt.STATUS_SUCCESS:
+                irp.complete(status, done)
+                return
+
+    def _reacquire(self, irp: nt.Irp, deadline: int) -> Status:
+        """Queue for the port again (behind the waiters it was given to) within ``deadline``."""
+        remaining = deadline - self.port.backend.clock.now_ns()
+        if remaining <= 0:
+            return nt.STATUS_DEVICE_BUSY
+        status = self._acquire(irp, select=True, timeout_ns=remaining)
+        return nt.STATUS_UNSUCCESSFUL if status == _HANDLED else status
 
     def _read(self, irp: nt.Irp) -> None:
         self._sync_session()
@@ -556,20 +701,17 @@ class ParallelDevice(DeviceObject):
             )
         irp.complete(result.status, result.count, result.data)
 
-    # --- the lock family (§11.6, A1, A2, A7, A8) ------------------------------------------------
+    # --- the lock family (§11.6, A1, A2, A7, A8, A27) -------------------------------------------
     def _do_lock(self, irp: nt.Irp) -> None:
         if self.needs_select and not self.selected:
-            status = self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+            status = self.port.select(self, self.command())
             if status != nt.STATUS_SUCCESS:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)  # step 3 gives the port back
                 return
-            self.selected = True
         self.locked = True
-        self.lock_selected = True
         irp.complete(nt.STATUS_SUCCESS)
 
     def _lock_no_select(self, irp: nt.Irp) -> None:
-        self.lock_selected = False
         self.locked = True
         irp.complete(nt.STATUS_SUCCESS)
 
@@ -586,11 +728,10 @@ class ParallelDevice(DeviceObject):
             irp.complete(nt.STATUS_SUCCESS)  # A1
             return
         self.locked = False
-        if self.lock_selected:
-            # The client keeps the wire as the lock left it (selected). A selection the driver
-            # made for a request of its own is still undone when the port is given back.
-            self.selected = False
-        irp.complete(nt.STATUS_SUCCESS)  # step 3 frees the port (unless a session holds it)
+        # Step 3 frees the port unless a session holds it. What the client selected by its own
+        # means stays as it left it; a selection the driver made (a LOCK_PORT) is undone before
+        # the port is freed (A27).
+        irp.complete(nt.STATUS_SUCCESS)
 
     def _disconnect_idle(self, irp: nt.Irp) -> None:
         with self.port.wire_lock:
@@ -608,7 +749,7 @@ class ParallelDevice(DeviceObject):
             token = int.from_bytes(irp.input[:8], "little")
             try:
                 self.dot3_event = (
-                    handle.callbacks.resolve(token) if isinstance(handle, Handle) else None
+                    handle.callbacks.resolve(token) if isinstance(handle, FileObject) else None
                 )
             except KeyError:
                 irp.complete(nt.STATUS_INVALID_PARAMETER)
@@ -635,9 +776,10 @@ class ParallelDevice(DeviceObject):
             if self.port.daisy_count:
                 # nInit low with nSelectIn low also reset the 1284.3 devices: give their
                 # addresses back, and select this one again if it was.
-                dot3.assign_addresses(port)
-                if self.selected:
-                    self.port.wire_select(self.command(nt.PAR_HAVE_PORT_KEEP_PORT))
+                was_selected = self.selected
+                self.port.reassign_addresses(self)
+                if was_selected:
+                    self.port.select(self, self.command())
         if dsr is not None:
             irp.complete(nt.STATUS_SUCCESS)
             return
@@ -778,9 +920,9 @@ class ParallelDevice(DeviceObject):
         if irp.output_length < nt.PARCLASS_INFORMATION.SIZE:
             irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
             return
-        handle = irp.handle
-        assert isinstance(handle, Handle)
-        tokens = handle.callbacks
+        file = irp.handle
+        assert isinstance(file, FileObject)
+        tokens = file.callbacks
         caps = self.port.backend.capabilities
         hw = self.port.session.hardware
         info = nt.PARCLASS_INFORMATION(
@@ -880,20 +1022,33 @@ class ParallelDevice(DeviceObject):
         return result.status, result.count
 
     def _cb_tryselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
-        return self.port.try_select(self, as_command(command))
+        """ParallelTryselect: take the port (never waiting, A5) and select; with KEEP_PORT, only
+        select for a device that holds the port. What it takes holds like a lock — the device's
+        own requests run on it — until ParallelDeSelect, UNLOCK_PORT or the handle's cleanup."""
+        cmd = as_command(command)
+        if self.port.target_of(cmd) is None:
+            return nt.STATUS_INVALID_PARAMETER
+        if cmd.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT or self.owns_port:
+            status = self.port.select(self, cmd)
+        else:
+            status = self.port.try_claim(self, cmd)
+            if status == nt.STATUS_SUCCESS:
+                self._sync_session()
+        if status == nt.STATUS_SUCCESS:
+            self.locked = True
+        return status
 
     def _cb_deselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
-        return self.port.deselect(self, as_command(command))
+        """ParallelDeSelect: deselect and, unless KEEP_PORT, give the port back — the device's
+        lock ends with it (A27: a device marked locked always owns the port)."""
+        return self.port.deselect_device(self, as_command(command))
 
     # --- removal --------------------------------------------------------------------------------
     def remove(self) -> None:
         """The device is gone from the cable: fail what waits, give back what it holds."""
         self.removed = True
-        self.work.cancel_all()
-        if self.work.running:
-            self.work.call(self._release_everything)
-        elif self.owns_port:
-            self._release_everything()
+        self._closing = True
+        self.work.shutdown(self._release_everything)
 
     def describe(self) -> str:
         what = self.device_id.text if self.device_id else "no device ID"
@@ -906,6 +1061,9 @@ def _port_needs(irp: nt.Irp) -> tuple[bool, bool]:
     needs_port = not (internal and irp.code in NO_ALLOCATION)
     select = not (internal and irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT)
     return needs_port, select
+
+
+_HANDLED = -1  # _acquire: the grant ran the request (not an NTSTATUS)
 
 
 def _cancel(irp: nt.Irp) -> None:

@@ -1,10 +1,14 @@
 """The per-device work queue and its worker thread (windows-parport.md §11.4).
 
 Requests that need the port wait here in FIFO order and can be cancelled while they wait. The
-worker takes them one at a time: it makes sure the device holds the port (allocating it, and
-selecting a daisy-chain device, unless a lock or an IEEE 1284 session already holds it), runs the
-request, and gives the port back afterwards unless a lock or a session keeps it. The thread is
-started when the device is opened and stopped when its handle is cleaned up.
+worker takes them one at a time (the device decides, for each, how the port is had and given
+back). The thread is started when the device is opened and stopped when its handle is cleaned
+up.
+
+Its life has three states — running, stopping, stopped — changed under one lock, so that any
+interleaving of closes, removals and jobs from any threads ends in bounded time:
+:meth:`shutdown` cancels what waits and runs a final job once the request in progress is over;
+:meth:`call` runs a job between requests, or in the caller's thread once the worker is gone.
 """
 
 from __future__ import annotations
@@ -22,69 +26,117 @@ __all__ = ["WorkQueue"]
 log = logging.getLogger(__name__)
 
 Work = Callable[[nt.Irp], None]
+Job = Callable[[], None]
+
+_RUNNING, _STOPPING, _STOPPED = "running", "stopping", "stopped"
 
 
 class WorkQueue:
     """A FIFO of requests served by one thread (see the module docstring)."""
 
-    def __init__(self, name: str, run: Work) -> None:
+    def __init__(
+        self, name: str, run: Work, on_cancel: Callable[[nt.Irp], None] | None = None
+    ) -> None:
         self.name = name
         self._run = run
+        self._on_cancel = on_cancel  # told of a waiting request's cancel, after it completed
         self._queue: deque[nt.Irp] = deque()
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)  # `with self._lock` where nobody waits
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._state = _STOPPED
+        self._stopped = threading.Event()
+        self._stopped.set()
         self.current: nt.Irp | None = None
         self._busy = False
-        self._jobs: deque[Callable[[], None]] = deque()
+        self._jobs: deque[Job] = deque()
 
     # --- lifetime -------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the thread (a device being opened); a stopping worker is waited for first."""
+        if not self.on_worker:
+            self._stopped.wait()
         with self._cond:
-            if self._thread is not None:
+            if self._state != _STOPPED:
                 return
-            self._stopping = False
+            self._state = _RUNNING
+            self._stopped.clear()
             self._thread = threading.Thread(
                 target=self._loop, name=f"parport {self.name}", daemon=True
             )
             self._thread.start()
 
-    def stop(self) -> None:
-        """Finish the request being worked on, then end the thread (the queue must be empty)."""
+    def shutdown(self, final: Job) -> None:
+        """Cancel every waiting request (last to first), flag the one in progress, then run
+        ``final`` once it is over and end the thread; returns when all that is done (at once
+        when called from the worker itself, which then finishes it after the current request).
+        A second shutdown waits for the first; on a stopped worker ``final`` runs here."""
         with self._cond:
-            thread = self._thread
-            self._stopping = True
+            state = self._state
+            if state == _RUNNING:
+                self._state = _STOPPING
+                waiting = list(self._queue)
+                current = self.current
+        if state == _STOPPED:
+            final()
+            return
+        if state == _STOPPING:
+            self._wait_stopped()
+            return
+        for irp in reversed(waiting):
+            irp.cancel()
+        if current is not None:
+            current.cancel()
+        with self._cond:
+            self._jobs.append(final)
             self._cond.notify_all()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-        with self._cond:
-            self._thread = None
+        self._wait_stopped()
+
+    def _wait_stopped(self) -> None:
+        if threading.current_thread() is not self._thread:
+            self._stopped.wait()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._state == _RUNNING
+
+    @property
+    def on_worker(self) -> bool:
+        """Whether the calling thread is this queue's worker."""
+        return threading.current_thread() is self._thread
 
     # --- requests -------------------------------------------------------------------------------
-    def queue(self, irp: nt.Irp) -> None:
-        """Queue ``irp`` (pending, cancellable while it waits)."""
+    def queue(self, irp: nt.Irp) -> bool:
+        """Queue ``irp`` (pending, cancellable while it waits). True when it is next in line:
+        nothing else waits or runs on this device. A request for a stopped worker (the device is
+        being closed) completes STATUS_CANCELLED."""
         with self._cond:
-            if not irp.arm_cancel(self._cancel_routine):
-                cancelled = True
+            if self._state != _RUNNING or not irp.arm_cancel(self._cancel_routine):
+                head = None
             else:
-                cancelled = False
+                head = not self._queue and not self._busy and not self._jobs
                 self._queue.append(irp)
                 self._cond.notify()
-        if cancelled:
+        if head is None:
             irp.complete(nt.STATUS_CANCELLED)
+            return False
+        return head
 
     def _cancel_routine(self, irp: nt.Irp) -> None:
         with self._cond, contextlib.suppress(ValueError):
             self._queue.remove(irp)
         irp.complete(nt.STATUS_CANCELLED)
+        if self._on_cancel is not None:
+            self._on_cancel(irp)
 
-    def call(self, job: Callable[[], None], wait: bool = True) -> None:
-        """Run ``job`` on the worker thread between requests (and wait for it)."""
+    def head(self) -> nt.Irp | None:
+        """The request next in line, if any."""
+        with self._cond:
+            return self._queue[0] if self._queue else None
+
+    def call(self, job: Job, wait: bool = True) -> None:
+        """Run ``job`` on the worker thread between requests (and wait for it, unless called
+        from the worker). Once the worker is stopping it is waited for and the job runs here."""
         done = threading.Event()
 
         def run() -> None:
@@ -94,16 +146,17 @@ class WorkQueue:
                 done.set()
 
         with self._cond:
-            if self._thread is None:
-                thread_alive = False
-            else:
-                thread_alive = True
+            state = self._state
+            if state == _RUNNING:
                 self._jobs.append(run)
                 self._cond.notify()
-        if not thread_alive:
+        if state != _RUNNING:
+            if not wait and self.on_worker:
+                return  # the stopping worker's final job covers it
+            self._wait_stopped()
             run()
             return
-        if wait and threading.current_thread() is not self._thread:
+        if wait and not self.on_worker:
             done.wait()
 
     def cancel_all(self) -> int:
@@ -121,7 +174,7 @@ class WorkQueue:
         """Claim the worker's turn for a request run in the caller's thread: only when nothing
         waits and nothing runs, so FIFO order is kept. Pair with :meth:`end_inline`."""
         with self._lock:
-            if self._thread is None or self._queue or self._busy or self._jobs:
+            if self._state != _RUNNING or self._queue or self._busy or self._jobs:
                 return False
             self._busy = True
             return True
@@ -129,7 +182,7 @@ class WorkQueue:
     def end_inline(self) -> None:
         with self._lock:
             self._busy = False
-            if self._queue or self._jobs or self._stopping:
+            if self._queue or self._jobs or self._state != _RUNNING:
                 self._cond.notify_all()
 
     @property
@@ -143,32 +196,54 @@ class WorkQueue:
 
     # --- the thread -----------------------------------------------------------------------------
     def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._jobs and not self._stopping:
-                    self._cond.wait()
-                if self._jobs:
-                    job = self._jobs.popleft()
-                    irp = None
-                elif self._queue:
-                    irp = self._queue.popleft()
-                    job = None
-                else:
-                    return  # stopping with nothing left
-                self._busy = True
-            try:
-                if job is not None:
-                    job()
-                elif irp is not None and irp.disarm_cancel():
-                    self.current = irp
-                    try:
-                        self._run(irp)
-                    except Exception:
-                        log.exception("%s: request %r raised", self.name, irp)
-                        if not irp.done:
-                            irp.complete(nt.STATUS_UNSUCCESSFUL)
-                    finally:
-                        self.current = None
-            finally:
+        try:
+            while True:
                 with self._cond:
-                    self._busy = False
+                    while self._busy or (
+                        not self._queue and not self._jobs and self._state == _RUNNING
+                    ):
+                        self._cond.wait()
+                    if self._jobs:
+                        job: Job | None = self._jobs.popleft()
+                        irp = None
+                    elif self._queue:
+                        irp = self._queue.popleft()
+                        job = None
+                    else:
+                        return  # stopping with nothing left
+                    self._busy = True
+                try:
+                    if job is not None:
+                        job()
+                    elif irp is not None and irp.disarm_cancel():
+                        if self._state != _RUNNING:
+                            irp.complete(nt.STATUS_CANCELLED)  # the device is being closed
+                            continue
+                        self.current = irp
+                        try:
+                            self._run(irp)
+                        except Exception:
+                            log.exception("%s: request %r raised", self.name, irp)
+                            if not irp.done:
+                                irp.complete(nt.STATUS_UNSUCCESSFUL)
+                        finally:
+                            self.current = None
+                except Exception:
+                    log.exception("%s: a job raised", self.name)
+                finally:
+                    with self._cond:
+                        self._busy = False
+        finally:
+            with self._cond:
+                self._state = _STOPPED
+                self._thread = None
+                leftover = list(self._queue)
+                self._queue.clear()
+                jobs = list(self._jobs)
+                self._jobs.clear()
+            for job in jobs:
+                job()
+            for irp in leftover:
+                if irp.disarm_cancel():
+                    irp.complete(nt.STATUS_CANCELLED)
+            self._stopped.set()

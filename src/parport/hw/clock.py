@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 import weakref
@@ -30,6 +31,8 @@ from collections.abc import Callable, Collection
 from typing import Protocol
 
 __all__ = ["Cancellable", "Clock", "MonotonicClock", "ScheduledCall", "VirtualClock"]
+
+log = logging.getLogger(__name__)
 
 # Cancelled entries are compacted away once there are this many and they are most of the queue.
 _COMPACT_MIN = 64
@@ -186,7 +189,10 @@ class MonotonicClock:
             self._heap.push(when, call)
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=_run_timers, args=(weakref.ref(self),), name="parport timers", daemon=True
+                    target=_run_timers,
+                    args=(weakref.ref(self),),
+                    name="parport timers",
+                    daemon=True,
                 )
                 self._thread.start()
             elif first:
@@ -238,9 +244,7 @@ def _call(callback: Callable[[], None]) -> None:
     try:
         callback()
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("a timer callback raised")
+        log.exception("a timer callback raised")
 
 
 class VirtualClock:
@@ -481,9 +485,7 @@ def _pace(ref: weakref.ref[VirtualClock]) -> None:
         try:
             wait = clock._pace_once()
         except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("the clock's pacer failed")
+            log.exception("the clock's pacer failed")
             wait = _PACER_POLL_S
         del clock
         if wait is None:
