@@ -167,12 +167,14 @@ class Device(Closing):
         """IOCTL_INTERNAL_LOCK_PORT (or _NO_SELECT): the port is this device's until unlock()."""
         code = nt.IOCTL_INTERNAL_LOCK_PORT if select else nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
         self._internal(code, f"lock {self.name}", self._t(timeout))
+        self.bus._hold(self)
 
     def unlock(self, *, deselect: bool = True) -> None:
         """IOCTL_INTERNAL_UNLOCK_PORT (or _NO_DESELECT): deselect, free the port."""
         code = (
             nt.IOCTL_INTERNAL_UNLOCK_PORT if deselect else nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT
         )
+        self.bus._unhold(self)
         self._internal(code, f"unlock {self.name}")
 
     @contextlib.contextmanager
@@ -254,6 +256,7 @@ class Device(Closing):
         return bool(self.handle.closed)
 
     def close(self) -> None:
+        self.bus._unhold(self)
         self.handle.close()
 
     def __repr__(self) -> str:
@@ -353,6 +356,26 @@ class Bus(Closing):
         self.driver = driver
         self._port: Port | None = None
         self._lock = threading.Lock()
+        self._holders: dict[int, list[Device]] = {}  # per thread: the devices it locked
+
+    # --- who holds the port in this thread (for pin access) -------------------------------------
+    def holder(self) -> Device | None:
+        """The device this thread has locked most recently and not yet unlocked, if any: pin
+        calls made inside its ``locked()`` go through it."""
+        held = self._holders.get(threading.get_ident())
+        return held[-1] if held else None
+
+    def _hold(self, device: Device) -> None:
+        with self._lock:
+            self._holders.setdefault(threading.get_ident(), []).append(device)
+
+    def _unhold(self, device: Device) -> None:
+        with self._lock:
+            for ident, held in list(self._holders.items()):
+                if device in held:
+                    held.remove(device)
+                if not held:
+                    del self._holders[ident]
 
     @property
     def hardware(self) -> Any:
@@ -393,6 +416,17 @@ class Bus(Closing):
 
     def rescan(self, timeout: float | None = None) -> Any:
         return self.driver.rescan(timeout)
+
+    @property
+    def pins(self) -> Any:
+        """Pin-level access to the port's lines through the arbiter (:mod:`parport.pins`)."""
+        from .pins import Pins  # noqa: PLC0415 - loaded only when pins are used
+
+        with self._lock:
+            pins = self.__dict__.get("_pins")
+            if pins is None or pins.closed:
+                pins = self.__dict__["_pins"] = Pins(self)
+            return pins
 
     @property
     def devices(self) -> list[str]:

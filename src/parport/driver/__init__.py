@@ -6,9 +6,11 @@ from .bus import ParallelBus, Rescan, open_bus
 from .fdo import ParallelPort, PortOptions
 from .iomgr import DeviceObject, FileObject, Handle, IoManager, normalize_name
 from .pdo import DeviceKind, ParallelDevice
+from .registers import IOCTL_PARPORT_REGISTERS
 from .seam import PortOwner, PortSeam
 
 __all__ = [
+    "IOCTL_PARPORT_REGISTERS",
     "DeviceKind",
     "DeviceObject",
     "FileObject",

@@ -57,9 +57,10 @@ class _Teardown:
     """What closes a bus: kept apart from the bus object, so that a bus dropped without
     ``close()`` can be closed by its finalizer (which must not refer to the bus)."""
 
-    def __init__(self, iomgr: IoManager, backend: PortBackend) -> None:
+    def __init__(self, iomgr: IoManager, backend: PortBackend, port: ParallelPort) -> None:
         self.iomgr = iomgr
         self.backend = backend
+        self.port = port
         self.devices: dict[str, ParallelDevice] = {}
         self.closed = False
         self._lock = threading.Lock()
@@ -82,6 +83,7 @@ class _Teardown:
                 self.iomgr.unregister(device)
             for device_object in self.iomgr.devices():
                 self.iomgr.unregister(device_object)
+            self.port.shutdown()
             self.backend.close()
         finally:
             self._done.set()
@@ -110,7 +112,7 @@ class ParallelBus(Closing):
         self.session = Session(backend)
         self.fdo = ParallelPort(index, backend, self.session, self.options)
         self.iomgr.register(self.fdo)  # no symbolic link for the port (§2.1)
-        self._teardown = _Teardown(self.iomgr, backend)
+        self._teardown = _Teardown(self.iomgr, backend, self.fdo)
         self._devices = self._teardown.devices
         self._scan_owner = _ScanOwner()
         self._finalizer = weakref.finalize(self, _dropped, self._teardown)

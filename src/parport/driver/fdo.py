@@ -22,9 +22,11 @@ from typing import Any, ClassVar
 from .. import nt
 from ..hw.backend import PortBackend
 from ..ieee1284 import Session
+from . import registers
 from .arbiter import Waiter
 from .iomgr import DeviceObject, FileObject
 from .seam import PortSeam, as_command
+from .worker import WorkQueue
 
 __all__ = ["ParallelPort", "PortOptions", "as_command"]
 
@@ -81,6 +83,8 @@ class ParallelPort(DeviceObject, PortSeam):
         self.eoc_rescan_disabled = False
         self._isrs: list[_Isr] = []
         self._isr_lock = threading.Lock()
+        # Register scripts granted after a wait run here, not in the thread that freed the port.
+        self._scripts = WorkQueue(f"{self.port_name} scripts", _no_requests)
 
     # --- IRP majors (§5.1) ----------------------------------------------------------------------
     def cleanup(self, file: FileObject) -> None:
@@ -100,6 +104,12 @@ class ParallelPort(DeviceObject, PortSeam):
             irp.complete(nt.STATUS_DELETE_PENDING)
             return
         if irp.major_function != nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+            if (
+                irp.major_function == nt.IRP_MJ_DEVICE_CONTROL
+                and irp.code == registers.IOCTL_PARPORT_REGISTERS
+            ):
+                self._registers(irp)
+                return
             irp.complete(nt.STATUS_NOT_SUPPORTED)  # A13, and READ/WRITE/INFORMATION (§5.1)
             return
         handler = self._HANDLERS.get(irp.code)
@@ -337,6 +347,56 @@ class ParallelPort(DeviceObject, PortSeam):
             self.release(owner)
         return status
 
+    # --- register scripts (parport's own request, see .registers) ---------------------------------
+    def _registers(self, irp: nt.Irp) -> None:
+        steps = registers.decode(irp.input)
+        if steps is None:
+            irp.complete(nt.STATUS_INVALID_PARAMETER)
+            return
+        if irp.output_length < registers.reads(steps):
+            irp.complete(nt.STATUS_BUFFER_TOO_SMALL)
+            return
+        owner = irp.handle
+        if self.owns(owner):
+            self._run_script(irp, steps, None)  # inside the handle's own allocation
+            return
+        if irp.cancelled:
+            irp.complete(nt.STATUS_CANCELLED)
+            return
+
+        def granted(waiter: Waiter) -> None:
+            if self.removed:
+                self.release(owner)
+                waiter.irp.complete(nt.STATUS_CANCELLED)
+                return
+            self._scripts.start()
+            self._scripts.call(lambda: self._run_script(waiter.irp, steps, owner), wait=False)
+
+        if self.claim(irp, owner, granted):
+            self._run_script(irp, steps, owner)
+
+    def _run_script(self, irp: nt.Irp, steps: list[registers.Step], take: object) -> None:
+        """Run a script for its owner; ``take``: the owner whose automatic allocation it was,
+        given back afterwards."""
+        if take is not None and not self.owns(take):
+            irp.complete(nt.STATUS_CANCELLED)  # its handle was closed meanwhile
+            return
+        try:
+            with self.wire_lock:
+                data = registers.run(self.backend, steps)
+        except OSError as exc:
+            log.info("%s: a register script failed: %s", self.name, exc)
+            irp.complete(nt.STATUS_IO_DEVICE_ERROR)
+            return
+        finally:
+            if take is not None:
+                self.release(take)
+        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+
+    def shutdown(self) -> None:
+        """The bus is closing: end the script worker."""
+        self._scripts.shutdown(lambda: None)
+
     # --- 1284.3 bus -----------------------------------------------------------------------------
     def _init_1284_3_bus(self, irp: nt.Irp) -> None:
         owner = irp.handle
@@ -488,6 +548,10 @@ class ParallelPort(DeviceObject, PortSeam):
         nt.IOCTL_INTERNAL_REGISTER_FOR_REMOVAL_RELATIONS: _invalid,
         nt.IOCTL_INTERNAL_UNREGISTER_FOR_REMOVAL_RELATIONS: _invalid,
     }
+
+
+def _no_requests(irp: nt.Irp) -> None:
+    irp.complete(nt.STATUS_INVALID_DEVICE_REQUEST)  # the script worker only runs jobs
 
 
 def _file(irp: nt.Irp) -> FileObject:

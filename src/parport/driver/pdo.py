@@ -26,6 +26,7 @@ from .. import nt
 from ..hw.clock import Cancellable
 from ..ieee1284 import DeviceId, Negotiation, fastest_mode, lines, request_byte
 from ..ieee1284.session import FORWARD_MODES, REVERSE_MODES
+from . import registers
 from .iomgr import DeviceObject, FileObject
 from .seam import PortOwner, as_command
 from .worker import WorkQueue
@@ -318,12 +319,14 @@ class ParallelDevice(DeviceObject, PortOwner):
             nt.IOCTL_PAR_SET_READ_ADDRESS,
             nt.IOCTL_PAR_PING,
             nt.IOCTL_SERIAL_SET_TIMEOUTS,
+            registers.IOCTL_PARPORT_REGISTERS,
         }
     )
 
     def _device_control(self, irp: nt.Irp) -> None:
         code = irp.code
-        if code not in nt.DEVICE_IOCTLS or code == nt.IOCTL_PAR_TEST:
+        known = code in nt.DEVICE_IOCTLS or code == registers.IOCTL_PARPORT_REGISTERS
+        if not known or code == nt.IOCTL_PAR_TEST:
             irp.complete(nt.STATUS_INVALID_PARAMETER)  # A13 and unknown codes
             return
         check = self._check_buffers(irp)
@@ -365,6 +368,12 @@ class ParallelDevice(DeviceObject, PortOwner):
                 return nt.STATUS_INVALID_PARAMETER
         elif code == nt.IOCTL_PAR_QUERY_LOCATION:
             if out < len(self.location) + 1:
+                return nt.STATUS_BUFFER_TOO_SMALL
+        elif code == registers.IOCTL_PARPORT_REGISTERS:
+            steps = registers.decode(irp.input)
+            if steps is None:
+                return nt.STATUS_INVALID_PARAMETER
+            if out < registers.reads(steps):
                 return nt.STATUS_BUFFER_TOO_SMALL
         elif code == nt.IOCTL_SERIAL_SET_TIMEOUTS:
             if inp < nt.SERIAL_TIMEOUTS.SIZE:
@@ -885,6 +894,18 @@ class ParallelDevice(DeviceObject, PortOwner):
     def _ping(self, irp: nt.Irp) -> None:
         irp.complete(nt.STATUS_SUCCESS)
 
+    def _registers(self, irp: nt.Irp) -> None:
+        steps = registers.decode(irp.input)
+        assert steps is not None  # checked at dispatch
+        try:
+            with self.port.wire_lock:
+                data = registers.run(self.port.backend, steps)
+        except OSError as exc:
+            log.info("%s: a register script failed: %s", self.location, exc)
+            irp.complete(nt.STATUS_IO_DEVICE_ERROR)
+            return
+        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+
     def _set_timeouts(self, irp: nt.Irp) -> None:
         timeouts = nt.SERIAL_TIMEOUTS.unpack(irp.input)
         self.timer_start_s = timeouts.WriteTotalTimeoutConstant // 1000
@@ -913,6 +934,7 @@ class ParallelDevice(DeviceObject, PortOwner):
         nt.IOCTL_PAR_SET_READ_ADDRESS: _set_address,
         nt.IOCTL_PAR_PING: _ping,
         nt.IOCTL_SERIAL_SET_TIMEOUTS: _set_timeouts,
+        registers.IOCTL_PARPORT_REGISTERS: _registers,
     }
 
     # --- PARCLASS_CONNECT and its callbacks (§10.8) ---------------------------------------------

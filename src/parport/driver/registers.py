@@ -1,0 +1,113 @@
+"""Register scripts: parport's own request for pin-level access through the arbiter.
+
+Trigger ports, CNC and EPROM cables drive the port's lines directly: set the data byte, raise a
+control line, read a status line. Windows has no request for that; parport adds one, sent like
+any device control so that it works the same in-process and through the daemon:
+
+``IOCTL_PARPORT_REGISTERS`` (``CTL_CODE(FILE_DEVICE_PARALLEL_PORT, 0x800, METHOD_BUFFERED,
+FILE_ANY_ACCESS)``: function 0x800 is the first of the range Windows leaves to vendors), as
+IRP_MJ_DEVICE_CONTROL, to the port (``\\Device\\ParallelPortN``) or to any of its devices. Its
+input is a script of steps run in one go on the wire, with nobody else's access in between;
+its output is one byte per READ step. The port is taken for the script and given back after it
+(automatic allocation, in the port's FIFO) unless the handle already holds it: an ALLOCATE on
+the port handle, a LOCK_PORT on the device. So ``set pin, hold 5 ms, reset`` is one request and
+the hold time is met on the port's clock.
+
+A step is 6 bytes: operation (1), register (1: 0 data, 1 status, 2 control), value (4, little
+endian). Operations: READ; WRITE value; MODIFY (register = register & ~mask | bits & mask, with
+mask in bits 0–7 and bits in 8–15 of the value); SLEEP value microseconds. Values are register
+bits, as the PC sees them (``parport.hw.signals`` converts to pin levels).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from typing import Final
+
+from .. import nt
+from ..hw.backend import PortBackend
+
+__all__ = [
+    "IOCTL_PARPORT_REGISTERS",
+    "MAX_STEPS",
+    "Op",
+    "Register",
+    "Step",
+    "decode",
+    "encode",
+    "run",
+]
+
+IOCTL_PARPORT_REGISTERS: Final = nt.CTL_CODE(
+    nt.FILE_DEVICE_PARALLEL_PORT, 0x800, nt.METHOD_BUFFERED, nt.FILE_ANY_ACCESS
+)
+MAX_STEPS: Final = 4096
+MAX_SLEEP_US: Final = 10_000_000  # one step holds the port at most 10 s
+_STEP = struct.Struct("<BBI")
+
+
+class Op(IntEnum):
+    READ = 0
+    WRITE = 1
+    MODIFY = 2
+    SLEEP = 3
+
+
+class Register(IntEnum):
+    DATA = 0
+    STATUS = 1
+    CONTROL = 2
+
+
+Step = tuple[Op, Register, int]
+
+
+def encode(steps: Iterable[Step]) -> bytes:
+    """The request's input for ``steps``."""
+    return b"".join(_STEP.pack(int(op), int(reg), int(value)) for op, reg, value in steps)
+
+
+def decode(data: bytes) -> list[Step] | None:
+    """The steps of a request's input, or None when it is not a valid script."""
+    if not data or len(data) % _STEP.size or len(data) // _STEP.size > MAX_STEPS:
+        return None
+    steps: list[Step] = []
+    for op_code, reg_code, value in _STEP.iter_unpack(data):
+        try:
+            op, reg = Op(op_code), Register(reg_code)
+        except ValueError:
+            return None
+        if op in (Op.WRITE, Op.MODIFY) and reg == Register.STATUS and value > 0xFF:
+            return None
+        if (op == Op.WRITE and value > 0xFF) or (op == Op.MODIFY and value > 0xFFFF):
+            return None
+        if op == Op.SLEEP and value > MAX_SLEEP_US:
+            return None
+        steps.append((op, reg, value))
+    return steps
+
+
+def reads(steps: Sequence[Step]) -> int:
+    """How many output bytes the script returns."""
+    return sum(1 for op, _, _ in steps if op == Op.READ)
+
+
+def run(port: PortBackend, steps: Sequence[Step]) -> bytes:
+    """Run ``steps`` on ``port`` (its owner holds the wire lock); the bytes read."""
+    readers = (port.read_data, port.read_status, port.read_control)
+    writers = (port.write_data, port.write_status, port.write_control)
+    out = bytearray()
+    for op, reg, value in steps:
+        if op == Op.READ:
+            out.append(readers[reg]() & 0xFF)
+        elif op == Op.WRITE:
+            writers[reg](value)
+        elif op == Op.MODIFY:
+            mask, bits = value & 0xFF, (value >> 8) & 0xFF
+            current = readers[reg]() & 0xFF
+            writers[reg]((current & ~mask) | (bits & mask))
+        else:
+            port.sleep(value)
+    return bytes(out)
