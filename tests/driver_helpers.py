@@ -15,12 +15,18 @@ SELECT = nt.IOCTL_INTERNAL_SELECT_DEVICE
 DESELECT = nt.IOCTL_INTERNAL_DESELECT_DEVICE
 
 
-def bus(spec: str = "emu:", **options: Any) -> ParallelBus:
-    """A bus on ``spec``, on a manual clock unless the spec names one (deterministic: the
-    emulator's time moves only through the driver's own accesses and waits)."""
+def manual(spec: str) -> str:
+    """``spec`` on a manual clock unless it names one (deterministic: the emulator's time moves
+    only through the driver's own accesses and waits)."""
     if spec.startswith("emu:") and "clock=" not in spec and "bench=" not in spec:
         spec += ("&" if spec != "emu:" else "") + "clock=manual"
-    return open_bus(spec, options=PortOptions(**options))
+    return spec
+
+
+def bus(spec: str | list[str] = "emu:", **options: Any) -> ParallelBus:
+    """A bus on ``spec`` (or several ports), each on a manual clock unless it names one."""
+    specs = [manual(s) for s in spec] if isinstance(spec, list) else manual(spec)
+    return open_bus(specs, options=PortOptions(**options))
 
 
 def emu(b: ParallelBus) -> EmulatedPort:

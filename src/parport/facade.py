@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from enum import IntFlag
 from typing import Any, Protocol
 
@@ -407,6 +407,12 @@ class Bus(Closing):
             return self._port
 
     @property
+    def ports(self) -> list[Port]:
+        """Every port of the bus (LPT1, LPT2, …), each through a shared handle of its own."""
+        first = self.port
+        return [first] + [Port(self, name) for name in self.port_names[1:]]
+
+    @property
     def port_names(self) -> list[str]:
         """The ports' device names (``\\Device\\ParallelPortN``)."""
         names = [n for n in self.names() if n.startswith("\\Device\\ParallelPort")]
@@ -445,15 +451,21 @@ class Bus(Closing):
         return f"<parport.Bus {self.driver.spec or 'emu:'} {state}>"
 
 
-def open(spec: str | None = None, **options: Any) -> Bus:
-    """Open the in-process stack on a port spec (default ``$PARPORT_PORT``, else ``emu:``).
+def open(spec: str | Sequence[str] | None = None, **options: Any) -> Bus:
+    """Open the in-process stack on a port spec (default ``$PARPORT_PORT``, else ``emu:``), or
+    on several (a list: LPT1, LPT2, … in that order).
 
     Keyword options are the bus options of :class:`~parport.driver.PortOptions`
     (``max_daisy``, ``legacy_zip``, ``timer_start_s``, ``enable_connect_interrupt``).
     """
-    if spec is not None and not isinstance(spec, str):
+    if spec is None or isinstance(spec, str):
+        specs: list[str | None] = [spec]
+    elif isinstance(spec, list | tuple) and spec and all(isinstance(s, str) for s in spec):
+        specs = list(spec)
+    else:
         raise TypeError(
-            f"spec must be a str like 'emu:' or '/dev/parport0', not {type(spec).__name__}"
+            "spec must be a str like 'emu:' or '/dev/parport0' (or a list of them), "
+            f"not {type(spec).__name__}"
         )
     known = PortOptions.__dataclass_fields__
     unknown = sorted(set(options) - set(known))
@@ -461,7 +473,10 @@ def open(spec: str | None = None, **options: Any) -> Bus:
         raise TypeError(
             f"unknown bus option {unknown[0]!r}; the options are {', '.join(sorted(known))}"
         )
-    return Bus(open_bus(spec, options=PortOptions(**options)))
+    driver = open_bus(
+        specs[0] if len(specs) == 1 else [s or "" for s in specs], options=PortOptions(**options)
+    )
+    return Bus(driver)
 
 
 def connect(address: str | None = None) -> Bus:

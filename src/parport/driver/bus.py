@@ -13,6 +13,7 @@ import logging
 import threading
 import warnings
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import nt
@@ -57,10 +58,9 @@ class _Teardown:
     """What closes a bus: kept apart from the bus object, so that a bus dropped without
     ``close()`` can be closed by its finalizer (which must not refer to the bus)."""
 
-    def __init__(self, iomgr: IoManager, backend: PortBackend, port: ParallelPort) -> None:
+    def __init__(self, iomgr: IoManager) -> None:
         self.iomgr = iomgr
-        self.backend = backend
-        self.port = port
+        self.ports: list[ParallelPort] = []
         self.devices: dict[str, ParallelDevice] = {}
         self.closed = False
         self._lock = threading.Lock()
@@ -68,7 +68,8 @@ class _Teardown:
 
     def close(self) -> None:
         """Close every handle (releasing what they hold), remove the devices, close the
-        backend (and its clock's thread); idempotent, and a second caller waits for the first."""
+        backends (and their clocks' threads); idempotent, and a second caller waits for the
+        first."""
         with self._lock:
             first = not self.closed
             self.closed = True
@@ -83,8 +84,9 @@ class _Teardown:
                 self.iomgr.unregister(device)
             for device_object in self.iomgr.devices():
                 self.iomgr.unregister(device_object)
-            self.port.shutdown()
-            self.backend.close()
+            for port in self.ports:
+                port.shutdown()
+                port.backend.close()
         finally:
             self._done.set()
 
@@ -95,24 +97,32 @@ def _dropped(teardown: _Teardown) -> None:
 
 
 class ParallelBus(Closing):
-    """A port, its device objects and the I/O manager that names them."""
+    """The ports of one bus (LPT1, LPT2, … — usually one), their device objects and the I/O
+    manager that names them. ``fdo``, ``hardware`` and ``session`` are the first port's."""
 
     def __init__(
         self,
-        backend: PortBackend,
+        backend: PortBackend | Sequence[PortBackend],
         *,
         index: int = 0,
         options: PortOptions | None = None,
         spec: str = "",
     ) -> None:
+        backends = [backend] if isinstance(backend, PortBackend) else list(backend)
+        if not backends:
+            raise ValueError("a bus needs at least one port")
         self.spec = spec
-        self.hardware = backend
         self.options = options or PortOptions()
         self.iomgr = IoManager()
-        self.session = Session(backend)
-        self.fdo = ParallelPort(index, backend, self.session, self.options)
-        self.iomgr.register(self.fdo)  # no symbolic link for the port (§2.1)
-        self._teardown = _Teardown(self.iomgr, backend, self.fdo)
+        self._teardown = _Teardown(self.iomgr)
+        self.ports = self._teardown.ports
+        for offset, each in enumerate(backends):
+            fdo = ParallelPort(index + offset, each, Session(each), self.options)
+            self.iomgr.register(fdo)  # no symbolic link for the port (§2.1)
+            self.ports.append(fdo)
+        self.fdo = self.ports[0]
+        self.hardware = self.fdo.backend
+        self.session = self.fdo.session
         self._devices = self._teardown.devices
         self._scan_owner = _ScanOwner()
         self._finalizer = weakref.finalize(self, _dropped, self._teardown)
@@ -125,7 +135,7 @@ class ParallelBus(Closing):
         return self.iomgr.names()
 
     def create_file(self, name: str, options: int = 0) -> Handle:
-        """Open a device or the port; raises :class:`~parport.nt.NtStatusError` on failure.
+        """Open a device or a port; raises :class:`~parport.nt.NtStatusError` on failure.
         The handle keeps this bus alive."""
         if self._teardown.closed:
             raise nt.NtStatusError.from_status(nt.STATUS_DELETE_PENDING, "the bus is closed")
@@ -136,14 +146,33 @@ class ParallelBus(Closing):
 
     @property
     def devices(self) -> list[ParallelDevice]:
-        """The device objects on the port (raw first, then by location)."""
-        return sorted(self._devices.values(), key=lambda d: (d.kind != DeviceKind.RAW, d.location))
+        """The device objects on the ports (by port, raw first, then by location)."""
+        return sorted(
+            self._devices.values(),
+            key=lambda d: (d.port.index, d.kind != DeviceKind.RAW, d.location),
+        )
 
     # --- enumeration ----------------------------------------------------------------------------
-    def rescan(self, timeout: float | None = None) -> Rescan:
-        """Scan the cable (§2.4). Waits for the port up to 2 s on the port's clock; if it is not
-        granted by then the previous set of devices stays. ``timeout`` (wall seconds) bounds how
-        long this call waits: the scan still runs when the port is granted later."""
+    def rescan(self, timeout: float | None = None, port: int | None = None) -> Rescan:
+        """Scan the cables (§2.4): every port, or the one with index ``port``. Waits for each
+        port up to 2 s on its clock; a port not granted by then keeps its previous devices.
+        ``timeout`` (wall seconds) bounds how long this call waits for each: the scan still runs
+        when the port is granted later."""
+        ports = self.ports if port is None else [p for p in self.ports if p.index == port]
+        if not ports:
+            raise ValueError(f"no port with index {port} on this bus")
+        results = [self._rescan_port(fdo, timeout) for fdo in ports]
+        if len(results) == 1:
+            return results[0]
+        merged = Rescan(scanned=all(r.scanned for r in results))
+        for each in results:
+            merged.added += each.added
+            merged.removed += each.removed
+        if all(r.done.is_set() for r in results):
+            merged.done.set()
+        return merged
+
+    def _rescan_port(self, fdo: ParallelPort, timeout: float | None) -> Rescan:
         result = Rescan()
         irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
         owner = self._scan_owner
@@ -152,43 +181,43 @@ class ParallelBus(Closing):
             try:
                 if done.status == nt.STATUS_SUCCESS:
                     try:
-                        self._scan(result)
+                        self._scan(fdo, result)
                         result.scanned = True
                     finally:
-                        self.fdo.release(owner)
+                        fdo.release(owner)
                 else:
-                    log.info("%s: no port for the bus scan; devices unchanged", self.fdo.name)
+                    log.info("%s: no port for the bus scan; devices unchanged", fdo.name)
             finally:
                 result.done.set()
 
-        if self.fdo.claim(irp, owner):
+        if fdo.claim(irp, owner):
             irp.complete(nt.STATUS_SUCCESS)
         else:
-            self.fdo.waiting_for_port()
+            fdo.waiting_for_port()
 
             def give_up() -> None:
                 irp.cancel()
 
-            timer = self.hardware.clock.call_later(SCAN_ALLOCATE_TIMEOUT_NS, give_up)
+            timer = fdo.backend.clock.call_later(SCAN_ALLOCATE_TIMEOUT_NS, give_up)
             irp.add_done_callback(lambda _: timer.cancel())
         irp.add_done_callback(granted)
         result.done.wait(timeout)
         return result
 
-    def _scan(self, result: Rescan) -> None:
-        port = self.hardware
-        fdo = self.fdo
+    def _scan(self, fdo: ParallelPort, result: Rescan) -> None:
+        port = fdo.backend
+        session = fdo.session
         wanted: dict[str, tuple[DeviceKind, int | None, DeviceId | None]] = {}
         wanted[fdo.port_name] = (DeviceKind.RAW, None, None)
         with fdo.wire_lock:
-            self.session.terminate()
+            session.terminate()
             dot3.deselect_all(port)
             eoc_name = f"{fdo.port_name}.{nt.DOT3_END_OF_CHAIN_ID}"
             existing_eoc = self._devices.get(eoc_name)
             if existing_eoc is not None and fdo.eoc_rescan_disabled:
                 wanted[eoc_name] = (DeviceKind.END_OF_CHAIN, None, existing_eoc.device_id)
             else:
-                found = self.session.device_id()
+                found = session.device_id()
                 if found is not None and found.complete:
                     wanted[eoc_name] = (DeviceKind.END_OF_CHAIN, None, found)
             if self.options.legacy_zip and dot3.zip_connect(port):
@@ -200,18 +229,23 @@ class ParallelBus(Closing):
             for address in range(min(count, self.options.max_daisy)):
                 if not dot3.select(port, address):
                     continue
-                found = self.session.device_id()
+                found = session.device_id()
                 dot3.deselect_all(port)
                 if found is not None and found.complete:
                     wanted[f"{fdo.port_name}.{address}"] = (DeviceKind.DAISY_CHAIN, address, found)
                     created += 1
             fdo.daisy_count = created
-        self._apply(wanted, result)
+        self._apply(fdo, wanted, result)
 
     def _apply(
-        self, wanted: dict[str, tuple[DeviceKind, int | None, DeviceId | None]], result: Rescan
+        self,
+        fdo: ParallelPort,
+        wanted: dict[str, tuple[DeviceKind, int | None, DeviceId | None]],
+        result: Rescan,
     ) -> None:
         for name, device in list(self._devices.items()):
+            if device.port is not fdo:
+                continue
             spec = wanted.get(name)
             same_id = spec is not None and (
                 (spec[2].text if spec[2] else None)
@@ -224,7 +258,7 @@ class ParallelBus(Closing):
         for name, (kind, daisy_id, device_id) in wanted.items():
             if name in self._devices:
                 continue
-            device = ParallelDevice(self.fdo, kind, daisy_id, device_id)
+            device = ParallelDevice(fdo, kind, daisy_id, device_id)
             self.iomgr.register(device, [name])
             self._devices[name] = device
             result.added.append(name)
@@ -248,24 +282,37 @@ class ParallelBus(Closing):
     def check(self) -> list[str]:
         """What is wrong with ownership right now (docs/driver.md, "Ownership"); empty when
         every invariant holds. For tests and diagnostics."""
-        problems = self.fdo.check()
-        owner = self.fdo.owner
-        for device in list(self._devices.values()):
-            if device.locked and owner is not device:
-                problems.append(f"{device.location} is locked but the port is {owner!r}'s")
-        if isinstance(owner, ParallelDevice) and not owner.open_handles and not owner._closing:
-            problems.append(f"the port is held by {owner.location}, which nobody has open")
+        problems: list[str] = []
+        for fdo in self.ports:
+            problems += fdo.check()
+            owner = fdo.owner
+            for device in list(self._devices.values()):
+                if device.port is fdo and device.locked and owner is not device:
+                    problems.append(f"{device.location} is locked but the port is {owner!r}'s")
+            if isinstance(owner, ParallelDevice) and not owner.open_handles and not owner._closing:
+                problems.append(
+                    f"{fdo.port_name} is held by {owner.location}, which nobody has open"
+                )
         return problems
 
     def __repr__(self) -> str:
         return f"<ParallelBus {self.spec or self.hardware.name}: {', '.join(self._devices)}>"
 
 
-def open_bus(spec: str | None = None, *, options: PortOptions | None = None) -> ParallelBus:
-    """Open the backend a spec names and the bus on it."""
-    backend = open_backend(spec)
+def open_bus(
+    spec: str | Sequence[str] | None = None, *, options: PortOptions | None = None
+) -> ParallelBus:
+    """Open the backends the specs name (one spec, or several: LPT1, LPT2, … in that order)
+    and the bus on them."""
+    specs = [spec] if spec is None or isinstance(spec, str) else list(spec)
+    if not specs:
+        raise ValueError("open_bus needs at least one port spec")
+    backends: list[PortBackend] = []
     try:
-        return ParallelBus(backend, options=options, spec=spec or "")
+        for each in specs:
+            backends.append(open_backend(each))
+        return ParallelBus(backends, options=options, spec=", ".join(s or "" for s in specs))
     except BaseException:
-        backend.close()
+        for backend in backends:
+            backend.close()
         raise

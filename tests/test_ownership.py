@@ -1,0 +1,338 @@
+"""Ownership through the port's one claim/release seam: each defect the core had, as the user
+saw it — a port stuck or stolen, a device left selected, a closed or dropped handle keeping the
+port — and what must happen instead (docs/driver.md, "Ownership"; windows-parport.md A27)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import warnings
+
+import pytest
+
+from driver_helpers import PORT, bus, command, emu
+from parport import nt
+from parport.driver import ParallelBus, ParallelDevice
+from parport.hw.emu import Fault
+
+WAIT = 30.0
+LOCK, UNLOCK = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+ALLOCATE, FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+
+
+def _wait_owner(b: ParallelBus, owner: object) -> None:
+    assert b.fdo.arbiter.wait_for(lambda a: a.owner is owner, WAIT), b.fdo.arbiter.owner
+
+
+def _waiters(b: ParallelBus, n: int) -> None:
+    assert b.fdo.arbiter.wait_for(lambda a: a.query_num_waiters() == n, WAIT)
+
+
+def test_a_stalled_printer_gives_the_port_away_without_holding_the_wire() -> None:
+    """A printer out of paper while another device waits: the waiter gets the port (the write
+    yields it outside the wire lock), the write resumes after and ends when TimerStart runs
+    out; nothing deadlocks, close works. On the paced clock: the stall waits at wall pace."""
+    b = bus("emu:clock=paced", timer_start_s=2)
+    printer = emu(b).chain[2]
+    pr, d0 = b.create_file("LPT1.4"), b.create_file("LPT1.0")
+    emu(b).inject(Fault.PAPER_OUT, "printer", after_bytes=200)
+    write = pr.submit_write(b"p" * 400)
+    _wait_owner(b, b.lookup("LPT1.4"))
+    lock = d0.submit_internal_device_control(LOCK)
+    assert lock.wait(WAIT) is not None and lock.status == nt.STATUS_SUCCESS
+    assert b.lookup("LPT1.0").locked and not write.done  # the write queued behind the lock
+    assert bytes(printer.received) == b"p" * 200
+    assert b.check() == []
+    assert d0.internal_device_control(UNLOCK).status == nt.STATUS_SUCCESS
+    result = write.wait(WAIT)
+    assert result is not None
+    assert (result.status, result.information) == (nt.STATUS_DEVICE_PAPER_EMPTY, 200)
+    assert b.check() == [] and b.fdo.owner is None
+    b.close()
+
+
+def test_a_stalled_write_cancelled_while_waiting_for_the_port_back() -> None:
+    b = bus("emu:clock=paced", timer_start_s=300)
+    pr, d0 = b.create_file("LPT1.4"), b.create_file("LPT1.0")
+    emu(b).inject(Fault.PAPER_OUT, "printer", after_bytes=100)
+    write = pr.submit_write(b"q" * 300)
+    _wait_owner(b, b.lookup("LPT1.4"))
+    assert d0.internal_device_control(LOCK, timeout=WAIT).status == nt.STATUS_SUCCESS
+    assert write.wait(0) is None
+    write.cancel()
+    result = write.wait(WAIT)
+    assert result is not None and (result.status, result.information) == (
+        nt.STATUS_CANCELLED,
+        100,
+    )
+    pr.close()
+    d0.close()
+    assert b.fdo.owner is None and b.check() == []
+    b.close()
+
+
+def test_no_spurious_paper_empty_after_a_session_under_a_no_select_lock() -> None:
+    """A nibble read under LOCK_PORT_NO_SELECT reaches the printer; a LOCK_PORT then selects a
+    1284.3 device: the session is ended first, so the printer is left idle, not mid-termination."""
+    b = bus("emu:")
+    printer = emu(b).chain[2]
+    d1, pr = b.create_file("LPT1.1"), b.create_file("LPT1.4")
+    assert d1.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT).status == 0
+    assert d1.read(8).status == nt.STATUS_SUCCESS
+    assert d1.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    assert d1.internal_device_control(UNLOCK).status == nt.STATUS_SUCCESS
+    assert printer.phase == "compatibility"
+    result = pr.write(b"page", timeout=WAIT)
+    assert (result.status, result.information) == (nt.STATUS_SUCCESS, 4)
+    assert bytes(printer.received) == b"page"
+    b.close()
+
+
+def _parclass(h: object) -> nt.PARCLASS_INFORMATION:
+    result = h.internal_device_control(  # type: ignore[attr-defined]
+        nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", nt.PARCLASS_INFORMATION.SIZE
+    )
+    return nt.PARCLASS_INFORMATION.unpack(result.output)
+
+
+def test_the_deselect_callback_ends_the_lock_with_the_port() -> None:
+    b = bus("emu:")
+    chain = emu(b).chain
+    a, c = b.create_file("LPT1.0"), b.create_file("LPT1.1")
+    assert a.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    info = _parclass(a)
+    deselect = a.callbacks.callable(info.ParallelDeSelect)
+    assert deselect(info.ParclassContext, nt.PARALLEL_1284_COMMAND(ID=0)) == nt.STATUS_SUCCESS
+    device = b.lookup("LPT1.0")
+    assert isinstance(device, ParallelDevice)
+    assert not device.locked and not device.owns_port and b.check() == []
+    assert c.internal_device_control(LOCK, timeout=WAIT).status == nt.STATUS_SUCCESS
+    late = a.submit_write(b"AAAA")
+    assert late.wait(0) is None  # waits for the port: C holds it
+    c.write(b"BBBB")
+    assert bytes(chain[1].received) == b"BBBB" and bytes(chain[0].received) == b""
+    c.internal_device_control(UNLOCK)
+    assert late.wait(WAIT) is not None and late.status == nt.STATUS_SUCCESS
+    assert bytes(chain[0].received) == b"AAAA"
+    b.close()
+
+
+def test_the_deselect_callback_with_keep_port_keeps_the_lock() -> None:
+    b = bus("emu:")
+    a = b.create_file("LPT1.0")
+    assert a.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    info = _parclass(a)
+    keep = nt.PARALLEL_1284_COMMAND(ID=0, CommandFlags=nt.PAR_HAVE_PORT_KEEP_PORT)
+    assert a.callbacks.callable(info.ParallelDeSelect)(info.ParclassContext, keep) == 0
+    device = b.lookup("LPT1.0")
+    assert isinstance(device, ParallelDevice)
+    assert device.locked and device.owns_port and not device.selected
+    assert emu(b).selected_address is None
+    b.close()
+
+
+def test_the_tryselect_callback_holds_like_a_lock_until_close() -> None:
+    b = bus("emu:")
+    h = b.create_file("LPT1.0")
+    info = _parclass(h)
+    try_select = h.callbacks.callable(info.ParallelTryselect)
+    assert try_select(info.ParclassContext, nt.PARALLEL_1284_COMMAND(ID=0)) == 0
+    assert emu(b).selected_address == 0
+    result = h.write(b"abc", timeout=WAIT)  # its own request runs on the port it holds
+    assert (result.status, result.information) == (nt.STATUS_SUCCESS, 3)
+    p = b.create_file(PORT)
+    allocate = p.submit_internal_device_control(ALLOCATE)
+    assert allocate.wait(0) is None
+    h.close()
+    assert allocate.wait(WAIT) is not None and allocate.status == nt.STATUS_SUCCESS
+    assert emu(b).selected_address is None
+    b.close()
+
+
+def test_the_tryselect_callback_while_busy_is_pending_and_queues_nothing() -> None:
+    b = bus("emu:")
+    p, h = b.create_file(PORT), b.create_file("LPT1.0")
+    assert p.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    info = _parclass(h)
+    status = h.callbacks.callable(info.ParallelTryselect)(
+        info.ParclassContext, nt.PARALLEL_1284_COMMAND(ID=0)
+    )
+    assert status == nt.STATUS_PENDING and b.fdo.arbiter.query_num_waiters() == 0  # A5
+    assert not b.lookup("LPT1.0").locked  # type: ignore[union-attr]
+    b.close()
+
+
+@pytest.mark.parametrize("how", ["free", "free callback", "close"])
+def test_freeing_the_port_deselects_what_its_owner_selected(how: str) -> None:
+    """A27: SELECT then FREE (or the FreePort callback, or closing the handle): the device is
+    deselected before the port is freed; the next client's job lands where it should."""
+    b = bus("emu:")
+    chain = emu(b).chain
+    p = b.create_file(PORT)
+    assert p.internal_device_control(nt.IOCTL_INTERNAL_SELECT_DEVICE, command(0)).status == 0
+    assert chain[0].selected
+    if how == "free":
+        assert p.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    elif how == "free callback":
+        out = p.internal_device_control(
+            nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", nt.PARALLEL_PORT_INFORMATION.SIZE
+        )
+        info = nt.PARALLEL_PORT_INFORMATION.unpack(out.output)
+        p.callbacks.callable(info.FreePort)(info.Context)
+    else:
+        p.close()
+    assert b.fdo.owner is None and not chain[0].selected
+    pr = b.create_file("LPT1.4")
+    assert pr.write(b"PRINTME", timeout=WAIT).information == 7
+    assert bytes(chain[2].received) == b"PRINTME" and bytes(chain[0].received) == b""
+    b.close()
+
+
+def test_a_handle_closed_while_another_thread_submits_leaves_nothing_behind() -> None:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        b = bus("emu:")
+        for _ in range(200):
+            h = b.create_file("LPT1.0")
+            irps: list[nt.Irp] = []
+
+            def spam(handle: object = h, out: list[nt.Irp] = irps) -> None:
+                for _ in range(20):
+                    try:
+                        out.append(handle.submit_internal_device_control(LOCK))  # type: ignore[attr-defined]
+                    except nt.ParportError:
+                        return
+
+            thread = threading.Thread(target=spam)
+            thread.start()
+            h.close()
+            thread.join(WAIT)
+            assert all(irp.wait(WAIT) is not None for irp in irps)
+            assert b.fdo.owner is None and emu(b).selected_address is None, irps
+            assert b.check() == []
+        b.close()
+    finally:
+        sys.setswitchinterval(old)
+
+
+def test_a_dropped_handle_is_closed_for_you() -> None:
+    b = bus("emu:")
+    h = b.create_file("LPT1.0")
+    assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    with pytest.warns(ResourceWarning, match="unclosed parport handle LPT1.0"):
+        del h
+        gc.collect()
+    p = b.create_file(PORT)
+    assert p.internal_device_control(ALLOCATE, timeout=WAIT).status == nt.STATUS_SUCCESS
+    assert not emu(b).chain[0].selected
+    again = b.create_file("LPT1.0")  # waits for the dropped handle's close, then opens
+    again.close()
+    b.close()
+
+
+def test_a_dropped_bus_stops_its_threads() -> None:
+    def parport_threads() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("parport")]
+
+    before = set(parport_threads())
+    b = bus("emu:")
+    h = b.create_file("LPT1.0")
+    assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        del b, h
+        gc.collect()
+    for thread in threading.enumerate():
+        if thread.name.startswith("parport") and thread.name not in before:
+            thread.join(WAIT)
+    assert set(parport_threads()) <= before | {"parport reaper"}
+
+
+def test_a_handle_keeps_its_bus_alive() -> None:
+    h = bus("emu:").create_file("LPT1.4")
+    gc.collect()
+    assert h.write(b"still here", timeout=WAIT).information == 10
+    h.close()
+
+
+def test_bus_close_racing_device_close_ends() -> None:
+    for _ in range(100):
+        b = bus("emu:")
+        h = b.create_file("LPT1.0")
+        assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+        closer = threading.Thread(target=h.close)
+        closer.start()
+        b.close()
+        closer.join(WAIT)
+        assert not closer.is_alive() and h.closed
+
+
+def test_port_requests_and_device_requests_are_granted_in_submission_order() -> None:
+    """A26: ALLOCATE on the port, LOCK_PORT on LPT1.1, ALLOCATE again — from one thread, in that
+    order, with the port held — are granted in that order."""
+    b = bus("emu:")
+    holder, p1, p2 = (b.create_file(PORT) for _ in range(3))
+    d1 = b.create_file("LPT1.1")
+    assert holder.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    order: list[str] = []
+    first = p1.submit_internal_device_control(ALLOCATE)
+    lock = d1.submit_internal_device_control(LOCK)
+    second = p2.submit_internal_device_control(ALLOCATE)
+    for name, irp in (("first", first), ("lock", lock), ("second", second)):
+        irp.add_done_callback(lambda _, name=name: order.append(name))
+    assert b.fdo.arbiter.query_num_waiters() == 3
+    holder.internal_device_control(FREE)
+    assert first.wait(WAIT) is not None
+    p1.internal_device_control(FREE)
+    assert lock.wait(WAIT) is not None and lock.status == nt.STATUS_SUCCESS
+    d1.internal_device_control(UNLOCK)
+    assert second.wait(WAIT) is not None
+    assert order == ["first", "lock", "second"]
+    b.close()
+
+
+def test_port_information_hands_out_the_same_callbacks_each_time() -> None:
+    b = bus("emu:")
+    p = b.create_file(PORT)
+    size = nt.PARALLEL_PORT_INFORMATION.SIZE
+    first = p.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", size)
+    entries = len(p.callbacks._by_token)
+    for _ in range(1000):
+        again = p.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", size)
+        assert again.output == first.output
+    assert len(p.callbacks._by_token) == entries
+    b.close()
+
+
+def test_a_non_owners_free_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+    """The library prints nothing by itself: a double free is a status, not a line on stderr."""
+    b = bus("emu:")
+    p = b.create_file(PORT)
+    assert p.internal_device_control(FREE).status == nt.STATUS_INVALID_DEVICE_STATE
+    b.close()
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_several_ports_on_one_bus() -> None:
+    b = bus(["emu:", "emu:chain=printer"])
+    assert [d.location for d in b.devices] == [
+        "LPT1",
+        "LPT1.0",
+        "LPT1.1",
+        "LPT1.4",
+        "LPT2",
+        "LPT2.4",
+    ]
+    one, two = b.create_file("LPT1.4"), b.create_file("LPT2.4")
+    p1 = b.create_file(PORT)
+    assert p1.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    assert two.write(b"two", timeout=WAIT).information == 3  # LPT2 has its own arbiter
+    late = one.submit_write(b"one")
+    assert late.wait(0) is None
+    p1.internal_device_control(FREE)
+    assert late.wait(WAIT) is not None and late.status == nt.STATUS_SUCCESS
+    assert bytes(b.ports[1].backend.chain[0].received) == b"two"  # type: ignore[attr-defined]
+    b.close()
