@@ -22,9 +22,15 @@ __all__ = [
     "InvalidDeviceStateError",
     "InvalidParameterError",
     "IoTimeoutError",
+    "NotAPortError",
     "NotSupportedError",
     "NtStatusError",
     "ParportError",
+    "PortAccessError",
+    "PortHungError",
+    "PortInUseError",
+    "PortNotFoundError",
+    "PortPermissionError",
     "PrinterError",
     "SpecError",
 ]
@@ -152,6 +158,69 @@ class DeviceError(NtStatusError, OSError):
         NTSTATUS.STATUS_UNSUCCESSFUL,
         NTSTATUS.STATUS_INSUFFICIENT_RESOURCES,
     )
+
+
+class PortAccessError(NtStatusError, OSError):
+    """A real port (ppdev's ``/dev/parportN``, raw I/O through ``/dev/port``) that the operating
+    system will not let parport open or use.
+
+    The message is one line: what happened and what to do about it (load a module, join a
+    group, unload a driver …), with no status name in front; ``.errno`` is the errno the system
+    gave (None when parport refused by itself), ``.path`` the file involved, ``.status`` the
+    NTSTATUS a request failing for this reason would carry. Subclasses also inherit the builtin
+    that fits (``except PermissionError`` catches a denied ``/dev/parport0``). They are raised
+    directly by the hardware backends, never made by :meth:`NtStatusError.from_status`.
+    """
+
+    default_status: ClassVar[int] = NTSTATUS.STATUS_UNSUCCESSFUL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errno: int | None = None,
+        path: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.status = self.default_status if status is None else status
+        self.information = 0
+        self.path = path
+        OSError.__init__(self, message)
+        self.errno = errno  # not through OSError's (errno, strerror) form: str() stays the message
+
+
+class PortNotFoundError(PortAccessError, FileNotFoundError):
+    """No such port: no ``/dev/parportN`` node, or no port behind it (ENOENT, ENXIO, ENODEV)."""
+
+    default_status = NTSTATUS.STATUS_NO_SUCH_DEVICE
+
+
+class PortPermissionError(PortAccessError, PermissionError):
+    """Not allowed: ``/dev/parportN`` without the ``lp`` group, ``/dev/port`` without root or
+    CAP_SYS_RAWIO (EACCES, EPERM)."""
+
+    default_status = NTSTATUS.STATUS_ACCESS_DENIED
+
+
+class PortInUseError(PortAccessError, BlockingIOError):
+    """Another driver holds the port: exclusively through the kernel's parport sharing (EBUSY,
+    ENXIO from ppdev's claim), or as the owner of the I/O range that raw I/O would write to."""
+
+    default_status = NTSTATUS.STATUS_DEVICE_BUSY
+
+
+class NotAPortError(PortAccessError, ValueError):
+    """The path names something that is not a ppdev port (e.g. ``/dev/usb/lp0``, a USB
+    printer-class adapter, which has no register access: ENOTTY)."""
+
+    default_status = NTSTATUS.STATUS_INVALID_DEVICE_REQUEST
+
+
+class PortHungError(PortAccessError):
+    """The kernel stopped answering for this port (ppdev's PPRELEASE did not return: another
+    process blocked in PPCLAIM holds ppdev's global lock); parport no longer touches its wire."""
+
+    default_status = NTSTATUS.STATUS_DEVICE_NOT_READY
 
 
 _CLASSES: tuple[type[NtStatusError], ...] = (
