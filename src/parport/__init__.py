@@ -15,6 +15,7 @@ Importing this package touches no hardware and starts no thread::
 
 from ._version import __version__
 from .facade import Bus, Device, DeviceStatus, Mode, Port, connect, open
+from .hw.discover import list_ports
 from .nt.errors import (
     AccessDeniedError,
     BufferTooSmallError,
@@ -54,5 +55,6 @@ __all__ = [
     "SpecError",
     "__version__",
     "connect",
+    "list_ports",
     "open",
 ]

@@ -1,11 +1,12 @@
 """Port specs (``design.md`` §6) parsed once into a :class:`PortSpec`, and the backend table.
 
 ``emu:chain=printer&hw=spp`` — scheme ``emu``, options after the colon separated by ``&``.
-``spy:<spec>?vcd=FILE`` — the spy's own options follow the last ``?``. ``/dev/parportN`` means
-``ppdev``. Backends are found by scheme in a table of (module, factory) imported only when used,
-plus the ``parport.backends`` entry-point group, so nothing is imported (and no hardware touched)
-until a port is opened. ``importlib.metadata`` itself is imported only for a scheme that is not in
-the table.
+``spy:<spec>?vcd=FILE`` — the spy's own options follow the last ``?``. ``/dev/parportN`` and
+``ppdev:N`` mean Linux ppdev (``ppdev:0?exclusive=1``: options after ``?``); ``portio:0x378`` raw
+I/O ports through ``/dev/port`` (``portio:0x378?force=1``). Backends are found by scheme in a
+table of (module, factory) imported only when used, plus the ``parport.backends`` entry-point
+group, so nothing is imported (and no hardware touched) until a port is opened.
+``importlib.metadata`` itself is imported only for a scheme that is not in the table.
 
 A spec that cannot name a port raises :class:`~parport.nt.SpecError` (a ``ParportError`` and a
 ``ValueError``) with one line naming what is wrong and what is allowed; a spec that is not a str
@@ -34,6 +35,8 @@ __all__ = [
     "default_spec",
     "open_backend",
     "parse_spec",
+    "portio_options",
+    "ppdev_options",
 ]
 
 DEFAULT_SPEC: Final = "emu:"
@@ -43,6 +46,8 @@ ENTRY_POINT_GROUP: Final = "parport.backends"
 BACKENDS: Final[dict[str, tuple[str, str]]] = {
     "emu": ("parport.hw.emu.topology", "open_emulator"),
     "spy": ("parport.hw.spy", "open_spy"),
+    "ppdev": ("parport.hw.ppdev", "open_ppdev"),
+    "portio": ("parport.hw.portio", "open_portio"),
 }
 
 # Schemes design.md §6 describes that this build may not have, with an example of each.
@@ -146,7 +151,10 @@ def parse_spec(text: str) -> PortSpec:
     if not spec:
         raise SpecError(f"an empty port spec; {_suggestion()}")
     if spec.startswith("/dev/"):
-        return PortSpec("ppdev", spec, {}, spec)
+        path, _, query = spec.partition("?")
+        options = _options(query, "ppdev", PPDEV_HELP)
+        ppdev_options(options)
+        return PortSpec("ppdev", path, options, spec)
     scheme, sep, rest = spec.partition(":")
     if not sep or not _SCHEME.fullmatch(scheme):
         raise SpecError(f"port spec '{shown(text)}' has no scheme; {_suggestion()}")
@@ -167,7 +175,100 @@ def parse_spec(text: str) -> PortSpec:
         return PortSpec("spy", inner, options, spec)
     if scheme == "emu":
         return PortSpec("emu", "", _options(rest, "emu", "e.g. 'emu:chain=printer&hw=spp'"), spec)
+    if scheme == "ppdev":
+        target, _, query = rest.partition("?")
+        options = _options(query, "ppdev", PPDEV_HELP)
+        ppdev_options(options)
+        return PortSpec("ppdev", ppdev_path(target), options, spec)
+    if scheme == "portio":
+        target, _, query = rest.partition("?")
+        options = _options(query, "portio", PORTIO_HELP)
+        portio_options(options)
+        return PortSpec("portio", f"{portio_base(target):#x}", options, spec)
     return PortSpec(scheme, rest, {}, spec)
+
+
+# --- ppdev: and portio: -------------------------------------------------------------------------
+PPDEV_HELP: Final = (
+    "ppdev takes exclusive=0|1 (PPEXCL: no other driver may share the port) and "
+    "release_timeout=SECONDS (how long a PPRELEASE may take before the port counts as hung, "
+    "0.05-60, default 2)"
+)
+PORTIO_HELP: Final = (
+    "portio takes force=0|1 (use the registers even though a kernel driver has claimed them)"
+)
+PORTIO_MAX_BASE: Final = 0xFFFF - 7  # base..base+7 must be I/O port numbers (16 bits)
+
+
+def _flag(scheme: str, key: str, value: str) -> bool:
+    if value in ("1", "yes", "true", "on"):
+        return True
+    if value in ("0", "no", "false", "off"):
+        return False
+    raise SpecError(f"{scheme}: {key}={shown(value)} is not allowed: {key} is 0 or 1")
+
+
+def ppdev_options(options: Mapping[str, str]) -> dict[str, object]:
+    """The checked options of a ``ppdev:`` spec: ``exclusive`` (bool), ``release_timeout``
+    (seconds, float); SpecError names anything else."""
+    unknown = [f"{k}={v}" for k, v in options.items() if k not in ("exclusive", "release_timeout")]
+    if unknown:
+        raise SpecError(f"ppdev: unknown options [{shown(', '.join(unknown))}]; {PPDEV_HELP}")
+    out: dict[str, object] = {}
+    if "exclusive" in options:
+        out["exclusive"] = _flag("ppdev", "exclusive", options["exclusive"])
+    if "release_timeout" in options:
+        text = options["release_timeout"]
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not 0.05 <= seconds <= 60.0:
+            raise SpecError(
+                f"ppdev: release_timeout={shown(text)} is not allowed: give seconds, 0.05 to 60"
+            )
+        out["release_timeout"] = seconds
+    return out
+
+
+def portio_options(options: Mapping[str, str]) -> dict[str, object]:
+    """The checked options of a ``portio:`` spec: ``force`` (bool)."""
+    unknown = [f"{k}={v}" for k, v in options.items() if k != "force"]
+    if unknown:
+        raise SpecError(f"portio: unknown options [{shown(', '.join(unknown))}]; {PORTIO_HELP}")
+    return {"force": _flag("portio", "force", options["force"])} if "force" in options else {}
+
+
+def ppdev_path(target: str) -> str:
+    """The device node a ``ppdev:`` target names: ``N`` → ``/dev/parportN``; an absolute path
+    as it is; empty → ``/dev/parport0``."""
+    target = target.strip()
+    if not target:
+        return "/dev/parport0"
+    if target.isdigit():
+        return f"/dev/parport{int(target)}"
+    if target.startswith("/"):
+        return target
+    raise SpecError(
+        f"ppdev:{shown(target)} names no port: give a port number like 'ppdev:0' or a device "
+        "node like '/dev/parport0'"
+    )
+
+
+def portio_base(target: str) -> int:
+    """The base I/O address of a ``portio:`` target (``0x378``, ``888``)."""
+    text = target.strip()
+    try:
+        base = int(text, 0)
+    except ValueError:
+        base = -1
+    if not 0 < base <= PORTIO_MAX_BASE:
+        raise SpecError(
+            f"portio:{shown(text)} is not a port address: give the base I/O address, like "
+            "'portio:0x378' (0x3bc, 0x378 and 0x278 are the classic ones; 'parport list' shows "
+            "this machine's)"
+        )
+    return base
 
 
 def default_spec() -> str:
