@@ -73,7 +73,7 @@ def test_environment_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("emu:chain", "key=value"),
         ("emu:hw=usb", "hw=usb is not allowed: hw is the port kind"),
         ("spy:emu:", "needs '\\?vcd=FILE'"),
-        ("ppdev:0", "not part of this release"),
+        ("ppdev:zero", "names no port"),
         ("warp:9", "no backend for 'warp'"),
     ],
 )
