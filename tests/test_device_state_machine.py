@@ -34,6 +34,7 @@ LOCKS = {
     ),
 }
 SETTLE_S = 30.0
+ALLOWED = frozenset({nt.STATUS_SUCCESS, nt.STATUS_CANCELLED, nt.STATUS_INVALID_DEVICE_STATE})
 # CI runs each machine for at least 10,000 steps (max_examples × stateful_step_count).
 STEPS = 50
 EXAMPLES = 200
@@ -49,12 +50,17 @@ class DeviceMachine(RuleBasedStateMachine):
         self.outstanding: list[nt.Irp] = []
         self.tracked: list[nt.Irp] = []  # every request, kept so that no id() is reused
         self.completions: dict[int, int] = {}
+        self.unexpected: list[nt.Irp] = []
         self.lock_kind: dict[str, str | None] = dict.fromkeys(DEVICES)
 
     # --- bookkeeping ----------------------------------------------------------------------------
     def _track(self, irp: nt.Irp) -> nt.Irp:
         def count(done: nt.Irp) -> None:
             self.completions[id(done)] = self.completions.get(id(done), 0) + 1
+            # Nothing is faulty and TimerStart (300 s of a manual clock) never passes: every
+            # request succeeds, is cancelled, or is refused for not owning the port.
+            if done.status not in ALLOWED:
+                self.unexpected.append(done)
 
         self.tracked.append(irp)
         irp.add_done_callback(count)
@@ -348,6 +354,7 @@ class DeviceMachine(RuleBasedStateMachine):
 
     @invariant()
     def completed_at_most_once(self) -> None:
+        assert not self.unexpected, self.unexpected
         assert all(count == 1 for count in self.completions.values())
         for irp in self.outstanding:
             assert irp.done or self._blocked(irp)

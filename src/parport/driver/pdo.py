@@ -498,7 +498,7 @@ class ParallelDevice(DeviceObject, PortOwner):
         when the device holds the port. TimerStart (or ``timeout_ns``) runs from here (§11.2)."""
         with self._claim_lock:
             claim = self._claim
-            if claim is not None:
+            if claim is not None and not claim.irp.done:
                 claim.request = request
                 claim.select = claim.select or select
                 return claim
@@ -509,6 +509,7 @@ class ParallelDevice(DeviceObject, PortOwner):
             )
             claim = self._claim = _Claim(allocate, request, select)
         # The timer starts before the request is queued, so the wait is never longer.
+        claim.irp.add_done_callback(lambda _: self._forget_claim(claim))
         if timeout_ns is None:
             timeout_ns = self.timer_start_s * 1_000_000_000
         claim.timer = self.port.backend.clock.call_later(timeout_ns, lambda: _cancel(claim.irp))
@@ -581,6 +582,13 @@ class ParallelDevice(DeviceObject, PortOwner):
         if status != nt.STATUS_SUCCESS:
             self._give_back()
         return status
+
+    def _forget_claim(self, claim: _Claim) -> None:
+        """A claim is over (granted, cancelled, or TimerStart passed): the next request makes
+        its own."""
+        with self._claim_lock:
+            if self._claim is claim:
+                self._claim = None
 
     def _drop_claim(self) -> None:
         """Give up the device's place in the port's FIFO; a grant under way is waited for."""
