@@ -34,14 +34,17 @@ def test_a_write_that_times_out_raises_io_timeout_error(bus: parport.Bus) -> Non
 
 def test_allocated_times_out_with_io_timeout_error(bus: parport.Bus) -> None:
     device = bus.device("LPT1.0")
-    with device.locked(), pytest.raises(TimeoutError, match=r"allocate .*0\.1 s"):
-        with bus.port.allocated(timeout=0.1):
-            pass
+    with (
+        device.locked(),
+        pytest.raises(TimeoutError, match=r"allocate .*0\.1 s"),
+        bus.port.allocated(timeout=0.1),
+    ):
+        pass
     assert not bus.port.owned
 
 
 def test_a_lock_that_times_out(bus: parport.Bus) -> None:
-    with bus.port.allocated(), pytest.raises(parport.IoTimeoutError, match="lock LPT1.1"):
+    with bus.port.allocated(), pytest.raises(parport.IoTimeoutError, match=r"lock LPT1\.1"):
         bus.device("LPT1.1").lock(timeout=0.1)
 
 
