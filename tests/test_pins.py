@@ -88,7 +88,7 @@ def loop() -> Iterator[parport.Bus]:
         yield bus
 
 
-# --- levels on the lines -------------------------------------------------------------------------
+# --- levels on the lines --------------------------------------------------------------------------
 @given(st.integers(0, 255))
 def test_set_data_puts_the_byte_on_d0_d7(value: int) -> None:
     with parport.open(f"emu:chain=&{MANUAL}") as bus:
@@ -226,7 +226,7 @@ def test_reverse_reads_what_the_peripheral_drives() -> None:
         assert bus.hardware.line_state().data == 0x12  # the latch drives again
 
 
-# --- bad input -----------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("pin", [0, 18, 25, 26, -1])
 def test_pins_without_a_signal_are_refused(loop: parport.Bus, pin: int) -> None:
     with pytest.raises(ValueError, match=f"pin {pin} carries no signal"):
@@ -278,7 +278,7 @@ def test_parse_level() -> None:
     ]  # fmt: skip
 
 
-# --- pulses on the port's clock ------------------------------------------------------------------
+# --- pulses on the port's clock -------------------------------------------------------------------
 def test_pulse_holds_the_code_for_its_width_on_the_ports_clock(loop: parport.Bus) -> None:
     recorder = Recorder(loop)
     port = loop.hardware
@@ -325,7 +325,7 @@ def test_pulse_pin_on_a_data_and_a_control_line(loop: parport.Bus) -> None:
     assert inits[-1] == 1 and 0 in inits
 
 
-# --- automatic allocation, holders and raw registers ---------------------------------------------
+# --- automatic allocation, holders and raw registers ----------------------------------------------
 def test_each_call_takes_the_port_and_gives_it_back() -> None:
     with parport.open(f"emu:chain=printer&{MANUAL}") as bus:
         arbiter = bus.driver.fdo.arbiter  # type: ignore[attr-defined]
@@ -454,7 +454,7 @@ def test_two_threads_pulsing_never_interleave(loop: parport.Bus) -> None:
     assert all(b - a == 101_000 for a, b in zip(times[::2], times[1::2], strict=True))
 
 
-# --- lifetime ------------------------------------------------------------------------------------
+# --- lifetime -------------------------------------------------------------------------------------
 def test_closed_pins_refuse_and_the_bus_gives_new_ones(loop: parport.Bus) -> None:
     pins = loop.pins
     assert loop.pins is pins

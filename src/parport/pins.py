@@ -265,7 +265,7 @@ class Pins(Closing):
         """The port (:class:`parport.Port`) whose handle automatic allocations go through."""
         return self._port if self._port is not None else self.bus.port
 
-    # --- which handle a call goes through -------------------------------------------------------
+    # --- which handle a call goes through ---------------------------------------------------------
     def _handle(self) -> Any:
         holder = self.bus.holder()
         if holder is not None:
@@ -300,7 +300,7 @@ class Pins(Closing):
     def _script(self, steps: Sequence[reg.Step], what: str) -> bytes:
         return self._run(reg.encode(steps), reg.reads(steps), what)
 
-    # --- the data lines -------------------------------------------------------------------------
+    # --- the data lines ---------------------------------------------------------------------------
     def set_data(self, value: int) -> None:
         """Put ``value`` on D0–D7 (pins 2–9; bit 0 is pin 2, bit 7 is pin 9)."""
         if type(value) is not int or not 0 <= value <= 0xFF:
@@ -343,7 +343,16 @@ class Pins(Closing):
         """Whether the data lines are inputs (turned around by :meth:`set_direction`)."""
         return self.control.reverse
 
-    # --- single pins ----------------------------------------------------------------------------
+    def frob_control(self, mask: int, bits: int) -> None:
+        """Set the control register bits in ``mask`` (0–3: Strobe, AutoFd, nInit, SelectIn) to
+        ``bits`` — register bits, as ppdev's PPFCONTROL takes them (Strobe, AutoFd and SelectIn
+        set = pin low) — leaving the others; one request. Prefer :meth:`set_pin`, which speaks
+        pin levels; this is for code written against register bits."""
+        mask = _byte(mask, "the mask") & 0x0F
+        bits = _byte(bits, "the bits")
+        self._script([(reg.Op.MODIFY, reg.Register.CONTROL, mask | bits << 8)], "frob control")
+
+    # --- single pins ------------------------------------------------------------------------------
     def set_pin(self, pin: int, level: bool | int | str) -> None:
         """Drive ``pin`` (data 2–9, control 1, 14, 16, 17) to ``level`` (True/1/'H' = high);
         a read-modify-write of its register in one request."""
@@ -410,7 +419,7 @@ class Pins(Closing):
         """The control lines' levels by name (nStrobe, nAutoFd, nInit, nSelectIn): one read."""
         return ControlLines(self._run(_READ_CONTROL, 1, "read control")[0])
 
-    # --- raw registers (inside a hold only) -----------------------------------------------------
+    # --- raw registers (inside a hold only) -------------------------------------------------------
     def _raw(self, register: int | str) -> reg.Register:
         if self.bus.holder() is None and not self.port.owned:
             raise nt.InvalidDeviceStateError(
@@ -433,7 +442,7 @@ class Pins(Closing):
         target = self._raw(register)
         self._script([(reg.Op.WRITE, target, _byte(value, "the value"))], "write register")
 
-    # --- lifetime -------------------------------------------------------------------------------
+    # --- lifetime ---------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
         return self._closed
