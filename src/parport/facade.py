@@ -480,8 +480,14 @@ def open(spec: str | Sequence[str] | None = None, **options: Any) -> Bus:
 
 
 def connect(address: str | None = None) -> Bus:
-    """The same interface through the ``parportd`` daemon (not part of this release)."""
-    raise nt.NotSupportedError(
-        nt.STATUS_NOT_SUPPORTED,
-        "the parportd daemon is not part of this release; use parport.open()",
-    )
+    """The same interface through the ``parportd`` daemon (``design.md`` §7, docs/daemon.md).
+
+    ``address`` is the daemon's socket: a path, ``"parportd:"`` or ``"parportd:/path.sock"``;
+    by default ``$PARPORTD_SOCKET``, else ``/run/parportd.sock`` as root, else
+    ``$XDG_RUNTIME_DIR/parportd.sock``. With no daemon there it raises
+    :class:`~parport.service.DaemonUnavailableError` (a ``ConnectionError``) saying how to start
+    one.
+    """
+    from .service.client import open_client  # noqa: PLC0415 - the client loads only when used
+
+    return Bus(open_client(address))

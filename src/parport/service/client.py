@@ -1,0 +1,739 @@
+"""The daemon's client: a bus driver whose handles send their requests to ``parportd``.
+
+``parport.connect()`` wraps a :class:`DaemonBus` in the facade's ``Bus``, so a program uses the
+same interface as on ``parport.open()``: ``names()``, ``create_file()``, handles with the blocking
+and ``submit_*`` calls returning real :class:`~parport.nt.Irp` objects (completed here when the
+daemon reports their completion; ``irp.cancel()`` asks the daemon to cancel), the callbacks
+(``handle.callbacks.callable(token)`` gives callables that run in the daemon), and on an
+emulated port a read-only view of the emulated chain (``bus.hardware.chain``).
+
+One thread per connection reads what the daemon sends and completes requests, so completion
+callbacks run on it. A callback may block (wait for a request, make a blocking call): the
+reading then passes to a new thread first, so nothing waits for itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import socket
+import threading
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from .. import nt
+from ..driver import Rescan
+from ..hw.lifetime import Closing
+from . import protocol as p
+from .config import default_socket_path
+
+__all__ = [
+    "DaemonAccessError",
+    "DaemonBus",
+    "DaemonUnavailableError",
+    "RemoteHandle",
+    "RemoteIrp",
+    "open_client",
+    "resolve_address",
+]
+
+log = logging.getLogger(__name__)
+
+SPEC_PREFIX = "parportd:"
+CONNECT_TIMEOUT_S = 10.0  # for the handshake
+READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
+
+
+class DaemonUnavailableError(nt.DeviceRemovedError):
+    """No daemon answers at the address (the message says how to start one)."""
+
+    def __init__(self, message: str) -> None:
+        self.status = nt.STATUS_NO_SUCH_DEVICE
+        self.information = 0
+        Exception.__init__(self, message)
+
+
+class DaemonAccessError(nt.AccessDeniedError):
+    """The daemon's socket does not let this user in (its mode and group)."""
+
+    def __init__(self, message: str) -> None:
+        self.status = nt.STATUS_ACCESS_DENIED
+        self.information = 0
+        Exception.__init__(self, message)
+
+
+def resolve_address(address: str | None) -> str:
+    """The socket path for ``address``: a path, ``parportd:``, ``parportd:/path.sock`` or None
+    (the default: :func:`~parport.service.config.default_socket_path`)."""
+    if address is None:
+        return default_socket_path()
+    if not isinstance(address, str):
+        raise TypeError(f"address must be a socket path (a str), not {type(address).__name__}")
+    if address.startswith(SPEC_PREFIX):
+        address = address[len(SPEC_PREFIX) :]
+    return address or default_socket_path()
+
+
+class _Slot:
+    """Where a reply waits for the thread that asked."""
+
+    __slots__ = ("event", "value")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.value: tuple[int, Any] = (nt.STATUS_PENDING, None)
+
+
+class RemoteIrp(nt.Irp):
+    """An :class:`~parport.nt.Irp` sent to the daemon: completed when the daemon says so;
+    a wait on the client's reading thread hands the reading to another thread first."""
+
+    __slots__ = ("bus", "seq")
+
+    bus: DaemonBus
+    seq: int
+
+    def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
+        if not self.done:
+            self.bus._may_block()
+        return super().wait(timeout)
+
+
+def _argument(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, nt.NtStruct):
+        return value.pack()
+    raise TypeError(f"a callback argument cannot be a {type(value).__name__} through parportd")
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
+class RemoteRoutine:
+    """A callback handed out by the daemon: calling it runs the routine in the daemon."""
+
+    def __init__(self, file: RemoteFile, token: int) -> None:
+        self.file = file
+        self.token = token
+
+    def __call__(self, *args: Any) -> Any:
+        converted = [_argument(a) for a in args]
+        return _tuples(self.file.bus._request(p.OP_CALL, self.file.hid, self.token, converted))
+
+    def __repr__(self) -> str:
+        return f"<parportd routine {self.token:#018x} of {self.file.name}>"
+
+
+class RemotePointer:
+    """A pointer the daemon handed out that stands for one of its objects (a context)."""
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"<parportd object {self.token:#018x}>"
+
+
+class RemoteCallbacks:
+    """``handle.callbacks`` through the daemon: the same calls as the in-process token table."""
+
+    def __init__(self, file: RemoteFile) -> None:
+        self.file = file
+        self._routines: dict[int, RemoteRoutine] = {}
+        self._tokens: dict[int, int] = {}  # id(local target) -> token
+        self._lock = threading.Lock()
+
+    def _kind(self, token: int) -> list[Any]:
+        try:
+            kind = self.file.bus._request(p.OP_RESOLVE, self.file.hid, token)
+        except nt.InvalidParameterError:
+            raise KeyError(f"{token:#018x} is not a pointer this handle was given") from None
+        return list(kind)
+
+    def resolve(self, token: int) -> Any:
+        """The routine, value or object a token stands for; KeyError for one never handed out."""
+        with self._lock:
+            routine = self._routines.get(token)
+        if routine is not None:
+            return routine
+        kind = self._kind(token)
+        if kind[0] == "routine":
+            return self.callable(token)
+        if kind[0] == "value":
+            return kind[1]
+        return RemotePointer(token)
+
+    def callable(self, token: int) -> Callable[..., Any]:
+        """A callable that runs the routine ``token`` stands for in the daemon."""
+        with self._lock:
+            routine = self._routines.get(token)
+        if routine is not None:
+            return routine
+        if self._kind(token)[0] != "routine":
+            raise TypeError(f"{token:#018x} does not point to a routine")
+        with self._lock:
+            return self._routines.setdefault(token, RemoteRoutine(self.file, token))
+
+    def token(self, target: Any) -> int:
+        """A pointer standing for ``target`` (a callable, or an object with ``set()``) that
+        requests can carry (CONNECT_INTERRUPT, PARDOT3_SIGNAL): the daemon tells this process
+        when the driver calls it, and ``target`` runs here (its result is not sent back)."""
+        with self._lock:
+            existing = self._tokens.get(id(target))
+        if existing is not None and self.file.bus._local.get(existing) is target:
+            return existing
+        value = int(self.file.bus._request(p.OP_TOKEN, self.file.hid))
+        with self._lock:
+            self._tokens[id(target)] = value
+        self.file.bus._local[value] = target
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            tokens = list(self._tokens.values())
+            self._tokens.clear()
+            self._routines.clear()
+        for token in tokens:
+            self.file.bus._local.pop(token, None)
+
+
+class RemoteFile:
+    """The client's side of one handle in the daemon (what requests carry as ``irp.handle``)."""
+
+    def __init__(self, bus: DaemonBus, hid: int, name: str) -> None:
+        self.bus = bus
+        self.hid = hid
+        self.name = name
+        self.callbacks = RemoteCallbacks(self)
+        self.context: dict[str, Any] = {}
+        self._closed = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.bus.closed
+
+    def close(self) -> None:
+        """Close the handle in the daemon (once; a second close waits for the first)."""
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+        if not first:
+            self._done.wait()
+            return
+        try:
+            if not self.bus.closed:
+                self.bus._request(p.OP_CLOSE, self.hid)
+        except nt.ParportError as exc:
+            log.debug("closing %s: %s", self.name, exc)
+        finally:
+            self.callbacks.clear()
+            self._done.set()
+
+    def drop(self) -> None:
+        """Close without waiting (the handle became garbage)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._done.set()
+        self.bus._send_quietly([p.OP_CLOSE, self.bus._next_seq(), self.hid])
+
+    def __repr__(self) -> str:
+        return f"<parportd file {self.name}{' closed' if self.closed else ''}>"
+
+
+def _dropped(file: RemoteFile) -> None:
+    warnings.warn(f"unclosed parport handle {file.name}", ResourceWarning, stacklevel=2)
+    file.drop()
+
+
+class RemoteHandle(Closing):
+    """An open handle in the daemon, with the interface of ``parport.driver.Handle``."""
+
+    def __init__(self, file: RemoteFile, keepalive: object | None = None) -> None:
+        self.file = file
+        self._keepalive = keepalive
+        self._finalizer = weakref.finalize(self, _dropped, file)
+        self._finalizer.atexit = False
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+    @property
+    def callbacks(self) -> RemoteCallbacks:
+        return self.file.callbacks
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.file.context
+
+    @property
+    def closed(self) -> bool:
+        return self.file.closed
+
+    # --- non-blocking ---------------------------------------------------------------------------
+    def _submit(self, major: int, code: int, data: Any, output_length: Any) -> nt.Irp:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"input must be bytes, not {type(data).__name__}")
+        if type(output_length) is not int:
+            raise TypeError(f"output_length must be an int, not {type(output_length).__name__}")
+        if output_length < 0:
+            raise ValueError(f"output_length must be >= 0, not {output_length}")
+        if not isinstance(code, int):
+            raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
+        return self.file.bus._submit(self.file, major, int(code), bytes(data), output_length)
+
+    def submit_internal_device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0
+    ) -> nt.Irp:
+        """Send an IRP_MJ_INTERNAL_DEVICE_CONTROL request; returns at once."""
+        return self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length)
+
+    def submit_device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0
+    ) -> nt.Irp:
+        """Send an IRP_MJ_DEVICE_CONTROL request; returns at once."""
+        return self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length)
+
+    def submit_read(self, length: int) -> nt.Irp:
+        if type(length) is not int:
+            raise TypeError(f"a read length must be an int, not {type(length).__name__}")
+        return self._submit(nt.IRP_MJ_READ, 0, b"", length)
+
+    def submit_write(self, data: bytes) -> nt.Irp:
+        return self._submit(nt.IRP_MJ_WRITE, 0, data, 0)
+
+    def submit_query_information(self, info_class: int, length: int) -> nt.Irp:
+        """IRP_MJ_QUERY_INFORMATION for ``info_class`` (input: the class as a 4-byte ULONG)."""
+        return self._submit(
+            nt.IRP_MJ_QUERY_INFORMATION, 0, info_class.to_bytes(4, "little"), length
+        )
+
+    def submit_set_information(self, info_class: int, data: bytes = b"") -> nt.Irp:
+        return self._submit(
+            nt.IRP_MJ_SET_INFORMATION, 0, info_class.to_bytes(4, "little") + data, 0
+        )
+
+    # --- blocking -------------------------------------------------------------------------------
+    @staticmethod
+    def _finish(irp: nt.Irp, timeout: float | None) -> nt.IoStatus:
+        result = irp.wait(timeout)
+        if result is None:
+            irp.cancel()
+            result = irp.wait()
+        assert result is not None
+        return result
+
+    def internal_device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
+    ) -> nt.IoStatus:
+        return self._finish(
+            self.submit_internal_device_control(code, input, output_length), timeout
+        )
+
+    def device_control(
+        self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
+    ) -> nt.IoStatus:
+        return self._finish(self.submit_device_control(code, input, output_length), timeout)
+
+    def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
+        return self._finish(self.submit_read(length), timeout)
+
+    def write(self, data: bytes, timeout: float | None = None) -> nt.IoStatus:
+        return self._finish(self.submit_write(data), timeout)
+
+    def query_information(self, info_class: int, length: int) -> nt.IoStatus:
+        return self._finish(self.submit_query_information(info_class, length), None)
+
+    def set_information(self, info_class: int, data: bytes = b"") -> nt.IoStatus:
+        return self._finish(self.submit_set_information(info_class, data), None)
+
+    # --- lifetime -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """IRP_MJ_CLEANUP then IRP_MJ_CLOSE in the daemon; idempotent."""
+        self._finalizer.detach()
+        self.file.close()
+
+    def __repr__(self) -> str:
+        return f"<Handle {self.name} via parportd{' closed' if self.closed else ''}>"
+
+
+class RemotePeripheral:
+    """One emulated peripheral, read only: ``kind``, ``name``, ``selected``, ``address``,
+    ``received`` (a bytearray copy), ``device_id``, ``phase`` — each read asks the daemon."""
+
+    def __init__(self, bus: DaemonBus, port: int, position: int) -> None:
+        object.__setattr__(self, "_where", (bus, port, position))
+
+    def __getattr__(self, attribute: str) -> Any:
+        bus, port, position = object.__getattribute__(self, "_where")
+        if attribute == "received":
+            return bytearray(bus._hardware(port, position, attribute))
+        if attribute not in READ_ONLY_ATTRIBUTES:
+            raise AttributeError(
+                f"the daemon's view of an emulated peripheral has no {attribute!r} (it offers "
+                f"{', '.join(sorted(READ_ONLY_ATTRIBUTES | {'received'}))})"
+            )
+        return bus._hardware(port, position, attribute)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        raise AttributeError("the daemon's view of the emulated chain is read only")
+
+    def __repr__(self) -> str:
+        _, port, position = object.__getattribute__(self, "_where")
+        return f"<parportd view of LPT{port + 1} peripheral {position}>"
+
+
+class RemoteHardware:
+    """``bus.hardware`` through the daemon: on an emulated port, ``chain`` (read only)."""
+
+    def __init__(self, bus: DaemonBus, port: int = 0) -> None:
+        self._bus = bus
+        self._port = port
+
+    @property
+    def chain(self) -> list[RemotePeripheral]:
+        """The emulated peripherals in cable order."""
+        count = int(self._bus._hardware(self._port, -1, "count"))
+        return [RemotePeripheral(self._bus, self._port, i) for i in range(count)]
+
+    @property
+    def name(self) -> str:
+        return str(self._bus._hardware(self._port, -1, "name"))
+
+    def __repr__(self) -> str:
+        return f"<parportd view of LPT{self._port + 1}>"
+
+
+class DaemonBus(Closing):
+    """A connection to ``parportd`` with the bus interface the facade needs (``BusDriver``)."""
+
+    def __init__(self, sock: socket.socket, path: str, hello: dict[str, Any]) -> None:
+        self.spec = f"{SPEC_PREFIX}{path}"
+        self.path = path
+        self.info = hello
+        self._sock = sock
+        self._frames = p.FrameReader(sock)
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self._irps: dict[int, RemoteIrp] = {}
+        self._replies: dict[int, _Slot] = {}
+        self._local: dict[int, Any] = {}  # tokens standing for this process's callables
+        self._lost: str | None = None
+        self._closed = False
+        self._hardware_view: RemoteHardware | None = None
+        self._reader: threading.Thread | None = None
+        self._start_reader()
+
+    # --- the bus interface ----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._lost is not None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the daemon lets this process send kernel-level requests."""
+        return bool(self.info.get("peer", {}).get("trusted"))
+
+    @property
+    def hardware(self) -> RemoteHardware:
+        """The first port's emulated chain, read only (``.chain``)."""
+        if self._hardware_view is None:
+            self._hardware_view = RemoteHardware(self, 0)
+        return self._hardware_view
+
+    def names(self) -> list[str]:
+        return list(self._request(p.OP_NAMES))
+
+    def create_file(self, name: str, options: int = 0) -> RemoteHandle:
+        """Open a device or a port in the daemon; raises :class:`~parport.nt.NtStatusError`
+        on failure, as in-process."""
+        if not isinstance(name, str):
+            raise TypeError(f"a device name must be a str like 'LPT1.0', not {type(name).__name__}")
+        if type(options) is not int:
+            raise TypeError(f"options must be an int, not {type(options).__name__}")
+        if self.closed:
+            raise nt.NtStatusError.from_status(nt.STATUS_DELETE_PENDING, "the bus is closed")
+        hid, opened_name = self._request(p.OP_CREATE, name, options)
+        return RemoteHandle(RemoteFile(self, int(hid), str(opened_name)), keepalive=self)
+
+    def rescan(self, timeout: float | None = None) -> Rescan:
+        scanned, added, removed = self._request(p.OP_RESCAN, timeout)
+        result = Rescan(bool(scanned), list(added), list(removed))
+        result.done.set()
+        return result
+
+    def check(self) -> list[str]:
+        """The daemon's broken ownership invariants (``ParallelBus.check()``), for tests."""
+        return list(self._request(p.OP_CHECK))
+
+    def ping(self) -> None:
+        self._request(p.OP_PING)
+
+    def close(self) -> None:
+        """Close every handle in the daemon (releasing what they hold), then the connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._lost is None:
+            try:
+                self._request(p.OP_BYE, closing=True)
+            except nt.ParportError as exc:
+                log.debug("closing the parportd connection: %s", exc)
+        self._connection_lost("the bus was closed")
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(5.0)
+
+    def __repr__(self) -> str:
+        return f"<parportd client {self.path}{' closed' if self.closed else ''}>"
+
+    # --- requests -------------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        return next(self._counter) & 0xFFFFFFFF
+
+    def _dead(self) -> nt.NtStatusError:
+        return nt.DeviceRemovedError(
+            nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({self._lost})"
+        )
+
+    def _send(self, message: list[Any]) -> None:
+        data = p.frame(message)
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+        except OSError as exc:
+            self._connection_lost(f"sending failed: {exc}")
+            raise self._dead() from None
+
+    def _send_quietly(self, message: list[Any]) -> None:
+        if self._lost is None:
+            with contextlib.suppress(nt.ParportError):
+                self._send(message)
+
+    def _submit(
+        self, file: RemoteFile, major: int, code: int, data: bytes, output_length: int
+    ) -> RemoteIrp:
+        if file.closed:
+            if self._lost is not None and not self._closed:
+                raise self._dead()
+            raise nt.NtStatusError.from_status(
+                nt.STATUS_INVALID_DEVICE_REQUEST, f"{file.name}: the handle is closed"
+            )
+        if len(data) > p.MAX_IO:
+            raise ValueError(f"{len(data)} bytes exceed the daemon's limit of {p.MAX_IO}")
+        irp = RemoteIrp(major, code, data, output_length, file)
+        irp.bus = self
+        irp.seq = seq = self._next_seq()
+        with self._lock:
+            self._irps[seq] = irp
+        irp.arm_cancel(self._cancel_routine)
+        self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
+        return irp
+
+    def _cancel_routine(self, irp: nt.Irp) -> None:
+        assert isinstance(irp, RemoteIrp)
+        if self._lost is None:
+            try:
+                self._request(p.OP_CANCEL, irp.seq)
+            except nt.ParportError as exc:
+                log.debug("cancel of %r: %s", irp, exc)
+
+    def _request(self, op: int, *args: Any, closing: bool = False) -> Any:
+        """Send an operation and wait for its reply; raises the failure's NtStatusError."""
+        if self._lost is not None or (self._closed and not closing):
+            raise (
+                self._dead()
+                if self._lost is not None
+                else nt.NtStatusError.from_status(nt.STATUS_DELETE_PENDING, "the bus is closed")
+            )
+        seq = self._next_seq()
+        slot = _Slot()
+        with self._lock:
+            self._replies[seq] = slot
+        self._send([op, seq, *args])
+        self._may_block()
+        slot.event.wait()
+        status, value = slot.value
+        if not nt.NT_SUCCESS(status):
+            message = value if isinstance(value, str) else ""
+            raise nt.NtStatusError.from_status(status, message)
+        return value
+
+    def _hardware(self, port: int, position: int, attribute: str) -> Any:
+        try:
+            return self._request(p.OP_HARDWARE, port, position, attribute)
+        except nt.NotSupportedError as exc:
+            raise AttributeError(str(exc)) from None
+
+    # --- the reading thread ---------------------------------------------------------------------
+    def _start_reader(self) -> None:
+        thread = threading.Thread(target=self._read_loop, name="parportd client", daemon=True)
+        self._reader = thread
+        thread.start()
+
+    def _may_block(self) -> None:
+        """The calling thread is about to wait: if it is the reading thread, a new one takes
+        over the reading first."""
+        if threading.current_thread() is self._reader and self._lost is None:
+            self._start_reader()
+
+    def _read_loop(self) -> None:
+        me = threading.current_thread()
+        try:
+            while self._reader is me:
+                payload = self._frames.read()
+                if payload is None:
+                    self._connection_lost("parportd closed the connection")
+                    return
+                self._dispatch(p.decode(payload))
+        except (OSError, p.ProtocolError, ValueError) as exc:
+            if self._reader is me:
+                self._connection_lost(str(exc))
+
+    def _dispatch(self, message: Any) -> None:
+        if not isinstance(message, list) or not message:
+            log.warning("parportd sent something that is not a message: %r", message)
+            return
+        kind = message[0]
+        if kind == p.MSG_COMPLETE:
+            _, seq, status, information, output = message
+            with self._lock:
+                irp = self._irps.pop(seq, None)
+            if irp is not None:
+                self._complete(irp, status, information, output)
+        elif kind == p.MSG_REPLY:
+            _, seq, status, value = message
+            with self._lock:
+                slot = self._replies.pop(seq, None)
+            if slot is not None:
+                slot.value = (status, value)
+                slot.event.set()
+        elif kind == p.MSG_ERROR:
+            _, seq, status, text = message
+            with self._lock:
+                slot = self._replies.pop(seq, None)
+                irp = self._irps.pop(seq, None) if slot is None else None
+            if slot is not None:
+                slot.value = (status, text)
+                slot.event.set()
+            elif irp is not None:
+                log.warning("parportd refused %r: %s", irp, text)
+                self._complete(irp, status, 0, b"")
+            else:
+                log.warning("parportd: %s", text)
+        elif kind == p.MSG_NOTIFY:
+            self._notify(message)
+        elif kind == p.MSG_GOODBYE:
+            log.warning("parportd: %s", message[2])
+            self._lost = str(message[2])
+        else:
+            log.warning("parportd sent an unknown message %r", kind)
+
+    @staticmethod
+    def _complete(irp: RemoteIrp, status: int, information: int, output: bytes) -> None:
+        try:
+            irp.complete(status, information, output)
+        except (ValueError, nt.IrpAlreadyCompletedError):
+            log.exception("parportd completed %r with a result it cannot have", irp)
+
+    def _notify(self, message: list[Any]) -> None:
+        _, token, kind, args = message
+        target = self._local.get(token)
+        if target is None:
+            return
+        try:
+            if kind == "set" and hasattr(target, "set"):
+                target.set()
+            elif callable(target):
+                target(*args)
+        except Exception:
+            log.exception("a callable the daemon called (%r) raised", target)
+
+    def _connection_lost(self, reason: str) -> None:
+        """Nothing more comes from the daemon: fail what waits, close the socket."""
+        with self._lock:
+            if self._lost is None:
+                self._lost = reason
+            irps = list(self._irps.values())
+            self._irps.clear()
+            replies = list(self._replies.values())
+            self._replies.clear()
+        for slot in replies:
+            slot.value = (nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({reason})")
+            slot.event.set()
+        for irp in irps:
+            self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if threading.current_thread() is not self._reader:
+            return
+        self._sock.close()
+
+
+def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> DaemonBus:
+    """Connect to ``parportd`` at ``address`` (see :func:`resolve_address`)."""
+    path = resolve_address(address)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        sock.close()
+        raise DaemonUnavailableError(
+            f"no parportd is running at {path} ({exc.strerror}); "
+            f"start one with: parportd --socket {path}"
+        ) from None
+    except PermissionError:
+        sock.close()
+        raise DaemonAccessError(
+            f"not allowed to connect to parportd at {path}: its socket's mode and group decide "
+            f"(docs/daemon.md; on most systems, join the group it names, e.g. lp)"
+        ) from None
+    except OSError as exc:
+        sock.close()
+        raise DaemonUnavailableError(f"cannot reach parportd at {path}: {exc}") from None
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(p.handshake_request())
+        reply = p.read_exact(sock, p.HANDSHAKE.size, at_boundary=False)
+        assert reply is not None
+        magic, version, result = p.parse_handshake(reply)
+        if not magic:
+            raise DaemonUnavailableError(f"{path} is not a parportd socket")
+        if result == p.HELLO_BUSY:
+            raise nt.DeviceBusyError(
+                nt.STATUS_DEVICE_BUSY, f"parportd at {path} has too many connections"
+            )
+        if result != p.HELLO_OK:
+            raise nt.NotSupportedError(
+                nt.STATUS_NOT_SUPPORTED,
+                f"parportd at {path} speaks protocol version {version}, this client {p.VERSION}",
+            )
+        payload = p.read_frame(sock)
+        hello = p.decode(payload) if payload is not None else None
+        if not (isinstance(hello, list) and len(hello) == 2 and hello[0] == p.MSG_HELLO):
+            raise DaemonUnavailableError(f"parportd at {path} did not say hello")
+        sock.settimeout(None)
+    except (OSError, p.ProtocolError, ValueError) as exc:
+        sock.close()
+        raise DaemonUnavailableError(
+            f"the handshake with parportd at {path} failed: {exc}"
+        ) from None
+    except BaseException:
+        sock.close()
+        raise
+    return DaemonBus(sock, path, dict(hello[1]))

@@ -1,0 +1,915 @@
+"""The parportd daemon: owns the ports, serves clients on a Unix socket (docs/daemon.md).
+
+One thread accepts connections; each connection has a thread that reads its frames and runs them
+in order (a submit returns at once: its completion is sent when it happens, from whichever
+thread completes it). What a connection opened is its own: when it drops — closed, crashed,
+killed — its handles are closed as ``Handle.close()`` closes them in-process (queued requests
+cancelled, a lock released, the device deselected, the port granted to the next waiter).
+
+Sending never blocks the thread that completes a request: a frame goes straight into the socket
+when it fits, and otherwise waits in the connection's outbox for the connection's writer thread.
+A client that stops reading and lets its outbox grow past :data:`~.protocol.MAX_BACKLOG` is
+disconnected (and cleaned up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import selectors
+import socket
+import stat
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import nt
+from .._version import __version__
+from ..driver import DeviceObject, Handle, ParallelBus, ParallelDevice, ParallelPort, open_bus
+from . import protocol as p
+from .access import Peer, peer_of, user_mode_major
+from .config import AllowList, Config, PortConfig
+
+__all__ = ["Daemon", "DaemonError"]
+
+log = logging.getLogger(__name__)
+
+MAX_CLIENT_ROUTINES = 64  # client callables (OP_TOKEN) per connection
+MAX_RESCAN_WAIT_S = 60.0
+SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for a client to read what is left
+PERIPHERAL_ATTRIBUTES = frozenset(
+    {"kind", "name", "selected", "address", "received", "device_id", "phase"}
+)
+_MAJORS = frozenset(
+    {
+        nt.IRP_MJ_INTERNAL_DEVICE_CONTROL,
+        nt.IRP_MJ_DEVICE_CONTROL,
+        nt.IRP_MJ_READ,
+        nt.IRP_MJ_WRITE,
+        nt.IRP_MJ_QUERY_INFORMATION,
+        nt.IRP_MJ_SET_INFORMATION,
+    }
+)
+
+
+class DaemonError(Exception):
+    """The daemon cannot start (its socket is taken, a port cannot be opened …)."""
+
+
+class _RefusedError(Exception):
+    """A request answered with a failure status (and a message for the client)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _u32(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF
+
+
+def _int(value: object, what: str, low: int = 0, high: int = 0xFFFFFFFF) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"{what} must be an int {low}..{high}")
+    return value
+
+
+def _bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"{what} must be bytes")
+    return value
+
+
+def _str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"{what} must be a str")
+    return value
+
+
+def _args(args: list[Any], count: int, op: str) -> list[Any]:
+    if len(args) != count:
+        raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"{op} takes {count} arguments")
+    return args
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as something msgpack carries: structures packed, enums as their values,
+    tuples as lists, bytearrays as bytes; anything else as its repr."""
+    if value is None or isinstance(value, bool | str | bytes | float):
+        return value
+    if isinstance(value, int):
+        number = int(value)
+        return number if -(2**63) <= number < 2**64 else str(number)
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, nt.NtStruct):
+        return value.pack()
+    if isinstance(value, enum.Enum):
+        return plain(value.value, depth + 1)
+    if depth < 8 and isinstance(value, list | tuple):
+        return [plain(item, depth + 1) for item in value]
+    return repr(value)
+
+
+@dataclass
+class _Port:
+    """One port the daemon owns: its device object on the bus, and who may use it."""
+
+    index: int
+    bus: ParallelBus
+    fdo: ParallelPort
+    config: PortConfig
+
+    def allow_list(self, device: DeviceObject) -> AllowList | None:
+        """The device's own allow list, if it has one (the port's applies to every device)."""
+        if isinstance(device, ParallelPort):
+            return None
+        name = device.symlinks[0] if device.symlinks else device.name
+        return self.config.devices.get(name.upper())
+
+
+@dataclass
+class _Open:
+    handle: Handle
+    port: _Port
+
+
+class _ClientRoutine:
+    """A client's callable as the driver sees it (a pointer it was given through OP_TOKEN):
+    calling it, or ``set()`` on it, tells the client (MSG_NOTIFY). The daemon does not wait for
+    the client: the call returns 0 (an ISR that did not claim the interrupt)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = weakref.ref(connection)
+        self.token = 0
+
+    def _notify(self, kind: str, args: tuple[Any, ...]) -> None:
+        connection = self._connection()
+        if connection is not None:
+            connection.send([p.MSG_NOTIFY, self.token, kind, [plain(a) for a in args]])
+
+    def __call__(self, *args: Any) -> int:
+        self._notify("call", args)
+        return 0
+
+    def set(self) -> None:
+        self._notify("set", ())
+
+
+class Connection:
+    """One client: its handles and requests, its reader and (when needed) writer thread."""
+
+    def __init__(self, daemon: Daemon, sock: socket.socket) -> None:
+        self.daemon = daemon
+        self.sock = sock
+        self.peer: Peer | None = None
+        self.handles: dict[int, _Open] = {}
+        self.pending: dict[int, nt.Irp] = {}
+        self._pending_input = 0
+        self._routines = 0
+        self._next_handle = 1
+        self._lock = threading.Lock()
+        self._out: deque[bytes] = deque()
+        self._out_lock = threading.Lock()
+        self._out_cond = threading.Condition(self._out_lock)
+        self._backlog = 0
+        self._writing = False
+        self._writer: threading.Thread | None = None
+        self._dead = False  # nothing more goes out
+        self._ending = False  # the reader is cleaning up
+        self.thread = threading.Thread(target=self._run, name="parportd connection", daemon=True)
+
+    def __repr__(self) -> str:
+        return f"<connection {self.peer or 'handshaking'}>"
+
+    # --- output ---------------------------------------------------------------------------------
+    def send(self, message: Any) -> None:
+        """Send a message without ever blocking the caller (see the module docstring)."""
+        try:
+            data = p.frame(message)
+        except ValueError:
+            log.exception("%r: a message too large to send", self)
+            return
+        overflow = False
+        with self._out_lock:
+            if self._dead:
+                return
+            if not self._out and not self._writing:
+                try:
+                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    self._dead = True
+                    return
+                if sent == len(data):
+                    return
+                data = data[sent:]
+            self._out.append(data)
+            self._backlog += len(data)
+            if self._backlog > p.MAX_BACKLOG:
+                self._dead = True
+                overflow = True
+                self._out.clear()
+                self._out_cond.notify_all()
+            elif self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="parportd writer", daemon=True
+                )
+                self._writer.start()
+            else:
+                self._out_cond.notify()
+        if overflow:
+            log.warning(
+                "%r does not read its completions (over %d bytes waiting); disconnecting it",
+                self,
+                p.MAX_BACKLOG,
+            )
+            self._shutdown_socket()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._out_lock:
+                while not self._out and not self._dead:
+                    self._out_cond.wait()
+                if not self._out:
+                    return
+                chunk = self._out.popleft()
+                self._writing = True
+            try:
+                self.sock.sendall(chunk)
+            except OSError:
+                with self._out_lock:
+                    self._dead = True
+                    self._out.clear()
+                    self._writing = False
+                    self._out_cond.notify_all()
+                return
+            with self._out_lock:
+                self._writing = False
+                self._backlog -= len(chunk)
+                self._out_cond.notify_all()
+
+    def flush(self, timeout: float) -> None:
+        """Wait until everything queued has gone out (or ``timeout`` passed)."""
+        with self._out_lock:
+            self._out_cond.wait_for(lambda: self._dead or not (self._out or self._writing), timeout)
+
+    def _shutdown_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def _reply(self, seq: int, value: Any = None, status: int = nt.STATUS_SUCCESS) -> None:
+        self.send([p.MSG_REPLY, seq, status, value])
+
+    def _error(self, seq: int | None, status: int, message: str) -> None:
+        self.send([p.MSG_ERROR, seq, status, message])
+
+    # --- the reader -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if not self._handshake():
+                return
+            reader = p.FrameReader(self.sock)
+            while True:
+                payload = reader.read()
+                if payload is None:
+                    log.debug("%r closed the connection", self)
+                    break
+                self._handle(payload)
+        except p.ProtocolError as exc:
+            log.info("%r broke the protocol (%s); disconnecting it", self, exc)
+            self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
+        except OSError as exc:
+            log.debug("%r: connection ended: %s", self, exc)
+        except Exception:
+            log.exception("%r: unexpected failure; disconnecting it", self)
+        finally:
+            self._end()
+
+    def _handshake(self) -> bool:
+        self.sock.settimeout(p.HANDSHAKE_TIMEOUT_S)
+        try:
+            self.peer = peer_of(self.sock, self.daemon.config)
+            data = p.read_exact(self.sock, p.HANDSHAKE.size, at_boundary=True)
+        except (OSError, p.ProtocolError) as exc:
+            log.info("a connection ended during its handshake: %s", exc)
+            return False
+        if data is None:
+            return False
+        magic, version, _ = p.parse_handshake(data)
+        result = p.HELLO_OK
+        if not magic:
+            result = p.HELLO_BAD_MAGIC
+        elif version != p.VERSION:
+            result = p.HELLO_BAD_VERSION
+        try:
+            self.sock.sendall(p.handshake_reply(result))
+        except OSError:
+            return False
+        if result != p.HELLO_OK:
+            log.info("%r: handshake refused (magic %s, version %d)", self, magic, version)
+            return False
+        self.sock.settimeout(None)
+        self.send([p.MSG_HELLO, self.daemon.info(self.peer)])
+        log.debug("%r connected (trusted: %s)", self, self.peer.trusted)
+        return True
+
+    def _handle(self, payload: bytes) -> None:
+        try:
+            message = p.decode(payload)
+        except ValueError as exc:
+            self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
+            return
+        if (
+            not isinstance(message, list)
+            or len(message) < 2
+            or not _u32(message[0])
+            or not _u32(message[1])
+        ):
+            self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
+            return
+        op, seq, args = message[0], message[1], message[2:]
+        handler = _OPERATIONS.get(op)
+        if handler is None:
+            self._error(seq, nt.STATUS_INVALID_PARAMETER, f"unknown operation {op}")
+            return
+        try:
+            handler(self, seq, args)
+        except _RefusedError as refused:
+            if op == p.OP_SUBMIT:
+                self._error(seq, refused.status, refused.message)
+            else:
+                self._reply(seq, refused.message, refused.status)
+        except Exception:
+            log.exception("%r: %s failed", self, p.OP_NAMES_BY_CODE.get(op, op))
+            self._error(seq, nt.STATUS_UNSUCCESSFUL, "the daemon failed on this request")
+
+    # --- checks ---------------------------------------------------------------------------------
+    def _trusted(self, what: str) -> None:
+        peer = self.peer
+        assert peer is not None
+        if not peer.trusted:
+            log.warning("refused %s to %s: for trusted principals only", what, peer)
+            raise _RefusedError(nt.STATUS_ACCESS_DENIED, f"{what}: for trusted principals only")
+
+    def _open(self, handle_id: object) -> _Open:
+        hid = _int(handle_id, "a handle")
+        with self._lock:
+            opened = self.handles.get(hid)
+        if opened is None:
+            raise _RefusedError(
+                nt.STATUS_INVALID_DEVICE_REQUEST, f"no handle {hid} on this connection"
+            )
+        return opened
+
+    # --- operations -----------------------------------------------------------------------------
+    def _op_names(self, seq: int, args: list[Any]) -> None:
+        _args(args, 0, "NAMES")
+        self._reply(seq, self.daemon.names())
+
+    def _op_create(self, seq: int, args: list[Any]) -> None:
+        name, options = _args(args, 2, "CREATE")
+        name = _str(name, "a device name")
+        options = _int(options, "options")
+        peer = self.peer
+        assert peer is not None
+        if self.daemon.stopping:
+            raise _RefusedError(nt.STATUS_DELETE_PENDING, "the daemon is shutting down")
+        with self._lock:
+            if len(self.handles) >= p.MAX_HANDLES:
+                raise _RefusedError(
+                    nt.STATUS_INSUFFICIENT_RESOURCES,
+                    f"a connection may hold {p.MAX_HANDLES} handles",
+                )
+        port, device = self.daemon.lookup(name)
+        if port is None or device is None:
+            raise _RefusedError(
+                nt.STATUS_NO_SUCH_DEVICE,
+                f"no device named {name!r}; try one of {self.daemon.names()}",
+            )
+        own = port.allow_list(device)
+        if not peer.allowed(port.config.allow) or (own is not None and not peer.allowed(own)):
+            log.warning("refused the open of %s to %s: not on its allow list", name, peer)
+            raise _RefusedError(nt.STATUS_ACCESS_DENIED, f"{name}: not on its allow list")
+        try:
+            handle = port.bus.create_file(name, options)
+        except nt.NtStatusError as exc:
+            raise _RefusedError(exc.status, str(exc)) from None
+        with self._lock:
+            hid = self._next_handle
+            self._next_handle += 1
+            self.handles[hid] = _Open(handle, port)
+            ending = self._ending
+        if ending:  # the connection dropped meanwhile: its cleanup may have run already
+            handle.close()
+            return
+        self._reply(seq, [hid, handle.name])
+
+    def _op_close(self, seq: int, args: list[Any]) -> None:
+        (handle_id,) = _args(args, 1, "CLOSE")
+        opened = self._open(handle_id)
+        with self._lock:
+            self.handles.pop(handle_id, None)
+        opened.handle.close()
+        self._reply(seq)
+
+    def _op_submit(self, seq: int, args: list[Any]) -> None:
+        handle_id, major, code, data, output_length = _args(args, 5, "SUBMIT")
+        major = _int(major, "a major function", 0, 0xFF)
+        code = _int(code, "a code")
+        data = _bytes(data, "input")
+        output_length = _int(output_length, "output_length", 0, p.MAX_IO)
+        peer = self.peer
+        assert peer is not None
+        with self._lock:
+            if seq in self.pending:
+                raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"request {seq} is still pending")
+            busy = (
+                len(self.pending) >= p.MAX_REQUESTS
+                or self._pending_input + len(data) > p.MAX_PENDING_INPUT
+            )
+        if busy:
+            self._complete(seq, nt.STATUS_INSUFFICIENT_RESOURCES)
+            return
+        with self._lock:
+            opened = self.handles.get(handle_id) if _u32(handle_id) else None
+        if opened is None or major not in _MAJORS:
+            self._complete(seq, nt.STATUS_INVALID_DEVICE_REQUEST)
+            return
+        if not peer.trusted and not user_mode_major(major):
+            log.warning(
+                "refused %s on %s to %s: kernel-level requests are for trusted principals",
+                nt.ioctl_name(major, code),
+                opened.handle.name,
+                peer,
+            )
+            self._complete(seq, nt.STATUS_ACCESS_DENIED)
+            return
+        file = opened.handle.file
+        irp = nt.Irp(major, code, data, output_length, file)
+        with self._lock:
+            self.pending[seq] = irp
+            self._pending_input += len(data)
+        irp.add_done_callback(self._completion(seq))
+        try:
+            file.submit(irp)
+        except nt.NtStatusError as exc:
+            if not irp.done:
+                irp.complete(exc.status)
+
+    def _completion(self, seq: int) -> Callable[[nt.Irp], None]:
+        def completed(irp: nt.Irp) -> None:
+            with self._lock:
+                if self.pending.get(seq) is irp:
+                    del self.pending[seq]
+                    self._pending_input -= len(irp.input)
+            result = irp.result
+            assert result is not None
+            self.send([p.MSG_COMPLETE, seq, result.status, result.information, result.output])
+
+        return completed
+
+    def _complete(self, seq: int, status: int) -> None:
+        self.send([p.MSG_COMPLETE, seq, status, 0, b""])
+
+    def _op_cancel(self, seq: int, args: list[Any]) -> None:
+        (request,) = _args(args, 1, "CANCEL")
+        request = _int(request, "a request")
+        with self._lock:
+            irp = self.pending.get(request)
+        self._reply(seq, irp.cancel() if irp is not None else False)
+
+    def _op_resolve(self, seq: int, args: list[Any]) -> None:
+        handle_id, token = _args(args, 2, "RESOLVE")
+        self._trusted("a callback")
+        opened = self._open(handle_id)
+        try:
+            target = opened.handle.callbacks.resolve(_int(token, "a token", 0, 2**64 - 1))
+        except KeyError as exc:
+            raise _RefusedError(nt.STATUS_INVALID_PARAMETER, str(exc.args[0])) from None
+        if callable(target):
+            self._reply(seq, ["routine"])
+        elif isinstance(target, str | int | bytes):
+            self._reply(seq, ["value", plain(target)])
+        else:
+            self._reply(seq, ["object"])
+
+    def _op_call(self, seq: int, args: list[Any]) -> None:
+        handle_id, token, call_args = _args(args, 3, "CALL")
+        self._trusted("a callback")
+        opened = self._open(handle_id)
+        if not isinstance(call_args, list) or not all(
+            a is None or isinstance(a, bool | int | float | str | bytes) for a in call_args
+        ):
+            raise _RefusedError(nt.STATUS_INVALID_PARAMETER, "callback arguments are plain values")
+        try:
+            routine = opened.handle.callbacks.callable(_int(token, "a token", 0, 2**64 - 1))
+        except (KeyError, TypeError) as exc:
+            raise _RefusedError(nt.STATUS_INVALID_PARAMETER, str(exc.args[0])) from None
+        try:
+            result = routine(*call_args)
+        except TypeError as exc:
+            raise _RefusedError(
+                nt.STATUS_INVALID_PARAMETER, f"the callback's arguments: {exc}"
+            ) from None
+        self._reply(seq, plain(result))
+
+    def _op_token(self, seq: int, args: list[Any]) -> None:
+        (handle_id,) = _args(args, 1, "TOKEN")
+        self._trusted("a callback")
+        opened = self._open(handle_id)
+        with self._lock:
+            if self._routines >= MAX_CLIENT_ROUTINES:
+                raise _RefusedError(
+                    nt.STATUS_INSUFFICIENT_RESOURCES,
+                    f"a connection may hand out {MAX_CLIENT_ROUTINES} routines",
+                )
+            self._routines += 1
+        routine = _ClientRoutine(self)
+        routine.token = opened.handle.callbacks.token(routine)
+        self._reply(seq, routine.token)
+
+    def _op_rescan(self, seq: int, args: list[Any]) -> None:
+        (timeout,) = _args(args, 1, "RESCAN")
+        self._trusted("a rescan")
+        if timeout is not None and (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not 0 <= timeout <= MAX_RESCAN_WAIT_S
+        ):
+            raise _RefusedError(nt.STATUS_INVALID_PARAMETER, "a rescan timeout is 0..60 s or nil")
+        bus = self.daemon.bus
+        assert bus is not None
+        result = bus.rescan(MAX_RESCAN_WAIT_S if timeout is None else float(timeout))
+        self._reply(seq, [result.scanned, result.added, result.removed])
+
+    def _op_hardware(self, seq: int, args: list[Any]) -> None:
+        index, position, attribute = _args(args, 3, "HARDWARE")
+        peer = self.peer
+        assert peer is not None
+        port = self.daemon.port(_int(index, "a port", 0, 255))
+        if port is None:
+            raise _RefusedError(nt.STATUS_NO_SUCH_DEVICE, f"no port {index}")
+        if not peer.allowed(port.config.allow):
+            log.warning("refused the view of port %d to %s: not on its allow list", index, peer)
+            raise _RefusedError(nt.STATUS_ACCESS_DENIED, "not on the port's allow list")
+        self._reply(seq, _hardware(port, _int(position, "a position", -1, 255), attribute))
+
+    def _op_check(self, seq: int, args: list[Any]) -> None:
+        _args(args, 0, "CHECK")
+        self._trusted("diagnostics")
+        bus = self.daemon.bus
+        assert bus is not None
+        self._reply(seq, bus.check())
+
+    def _op_ping(self, seq: int, args: list[Any]) -> None:
+        self._reply(seq)
+
+    def _op_bye(self, seq: int, args: list[Any]) -> None:
+        self.close_handles()
+        self._reply(seq)
+
+    def _op_info(self, seq: int, args: list[Any]) -> None:
+        assert self.peer is not None
+        self._reply(seq, self.daemon.info(self.peer))
+
+    # --- the end --------------------------------------------------------------------------------
+    def close_handles(self) -> None:
+        """Close every handle of this connection (what the client holds is released)."""
+        with self._lock:
+            opened = list(self.handles.values())
+            self.handles.clear()
+        for each in opened:
+            try:
+                each.handle.close()
+            except Exception:
+                log.exception("%r: closing %r failed", self, each.handle)
+        if opened:
+            log.debug("%r: closed %d handles", self, len(opened))
+
+    def goodbye(self, message: str) -> None:
+        """The daemon is going away: release everything, tell the client, hang up."""
+        self.close_handles()
+        self.send([p.MSG_GOODBYE, nt.STATUS_DELETE_PENDING, message])
+        self.flush(SHUTDOWN_FLUSH_S)
+        self._shutdown_socket()
+
+    def _end(self) -> None:
+        with self._lock:
+            self._ending = True
+        if self.handles:
+            log.info("%r dropped; closing its %d handles", self, len(self.handles))
+        with self._out_lock:
+            self._dead = True
+            self._out.clear()
+            self._out_cond.notify_all()
+        self.close_handles()
+        self._shutdown_socket()
+        self.sock.close()
+        self.daemon.forget(self)
+
+
+_OPERATIONS: dict[int, Callable[[Connection, int, list[Any]], None]] = {
+    p.OP_NAMES: Connection._op_names,
+    p.OP_CREATE: Connection._op_create,
+    p.OP_CLOSE: Connection._op_close,
+    p.OP_SUBMIT: Connection._op_submit,
+    p.OP_CANCEL: Connection._op_cancel,
+    p.OP_RESOLVE: Connection._op_resolve,
+    p.OP_CALL: Connection._op_call,
+    p.OP_TOKEN: Connection._op_token,
+    p.OP_RESCAN: Connection._op_rescan,
+    p.OP_HARDWARE: Connection._op_hardware,
+    p.OP_CHECK: Connection._op_check,
+    p.OP_PING: Connection._op_ping,
+    p.OP_BYE: Connection._op_bye,
+    p.OP_INFO: Connection._op_info,
+}
+
+
+def _emulated(port: _Port) -> Any:
+    hardware: Any = port.fdo.backend
+    for _ in range(4):
+        if hasattr(hardware, "chain"):
+            return hardware
+        hardware = getattr(hardware, "inner", None)
+        if hardware is None:
+            break
+    return None
+
+
+def _hardware(port: _Port, position: int, attribute: object) -> Any:
+    """A value of the emulated chain's read-only view (OP_HARDWARE)."""
+    hardware = _emulated(port)
+    if hardware is None:
+        raise _RefusedError(nt.STATUS_NOT_SUPPORTED, f"{port.config.spec} is not an emulated port")
+    attribute = _str(attribute, "an attribute")
+    if position < 0:
+        if attribute == "count":
+            return len(hardware.chain)
+        if attribute == "name":
+            return str(getattr(hardware, "name", port.config.spec))
+        raise _RefusedError(nt.STATUS_NOT_SUPPORTED, f"the port's view has no {attribute!r}")
+    chain = list(hardware.chain)
+    if position >= len(chain):
+        raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"the chain has {len(chain)} peripherals")
+    if attribute not in PERIPHERAL_ATTRIBUTES or not hasattr(chain[position], attribute):
+        raise _RefusedError(nt.STATUS_NOT_SUPPORTED, f"the peripheral's view has no {attribute!r}")
+    value = getattr(chain[position], attribute)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value[-p.MAX_IO :])
+    return plain(value)
+
+
+class Daemon:
+    """parportd: see the module docstring. ``start()``, then ``serve_forever()`` until
+    ``request_stop()``, then ``close()``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus: ParallelBus | None = None
+        self.ports: list[_Port] = []
+        self.stopping = False
+        self._listener: socket.socket | None = None
+        self._activated = False  # the socket came from systemd
+        self._socket_inode: tuple[int, int] | None = None
+        self._connections: set[Connection] = set()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = -1, -1
+        self._closed = False
+
+    # --- ports ----------------------------------------------------------------------------------
+    def _open_ports(self) -> None:
+        specs = [port.spec for port in self.config.ports]
+        self.bus = bus = open_bus(specs, options=self.config.options)
+        for fdo, port in zip(bus.ports, self.config.ports, strict=True):
+            self.ports.append(_Port(fdo.index, bus, fdo, port))
+            names = [d.location for d in bus.devices if d.port is fdo]
+            log.info("%s: %s: %s", fdo.port_name, port.spec, ", ".join(names))
+
+    def port(self, index: int) -> _Port | None:
+        return self.ports[index] if 0 <= index < len(self.ports) else None
+
+    def lookup(self, name: str) -> tuple[_Port | None, DeviceObject | None]:
+        """The port a name belongs to, and its device object."""
+        bus = self.bus
+        device = bus.lookup(name) if bus is not None else None
+        if isinstance(device, ParallelPort):
+            fdo = device
+        elif isinstance(device, ParallelDevice):
+            fdo = device.port
+        else:
+            return None, None
+        for port in self.ports:
+            if port.fdo is fdo:
+                return port, device
+        return None, None
+
+    def names(self) -> list[str]:
+        """Every device name and symbolic link on the bus (``bus.names()``)."""
+        return self.bus.names() if self.bus is not None else []
+
+    def info(self, peer: Peer) -> dict[str, Any]:
+        """What a client learns at the handshake (MSG_HELLO) and from OP_INFO."""
+        return {
+            "server": f"parportd {__version__}",
+            "version": p.VERSION,
+            "pid": os.getpid(),
+            "ports": [
+                {
+                    "index": port.index,
+                    "name": port.fdo.port_name,
+                    "spec": port.config.spec,
+                    "emulated": _emulated(port) is not None,
+                }
+                for port in self.ports
+            ],
+            "peer": {"pid": peer.pid, "uid": peer.uid, "gid": peer.gid, "trusted": peer.trusted},
+            "limits": {
+                "max_frame": p.MAX_FRAME,
+                "max_io": p.MAX_IO,
+                "max_handles": p.MAX_HANDLES,
+                "max_requests": p.MAX_REQUESTS,
+                "max_backlog": p.MAX_BACKLOG,
+            },
+        }
+
+    # --- the socket -----------------------------------------------------------------------------
+    def _systemd_socket(self) -> socket.socket | None:
+        if os.environ.get("LISTEN_PID") != str(os.getpid()):
+            return None
+        try:
+            count = int(os.environ.get("LISTEN_FDS", "0"))
+        except ValueError:
+            return None
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            os.environ.pop(name, None)
+        if count < 1:
+            return None
+        sock = socket.socket(fileno=3)
+        if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+            raise DaemonError("the socket systemd passed is not a Unix stream socket")
+        return sock
+
+    def _bind(self) -> socket.socket:
+        path = self.config.socket
+        if os.path.lexists(path):
+            if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                raise DaemonError(f"{path} exists and is not a socket")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # left over by a daemon that is gone
+            else:
+                raise DaemonError(f"another parportd is serving {path}")
+            finally:
+                probe.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # created 0600: no moment with a wider mode than asked
+        try:
+            sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            raise DaemonError(f"cannot create the socket {path}: {exc.strerror or exc}") from None
+        finally:
+            os.umask(old_umask)
+        try:
+            if self.config.socket_group is not None:
+                os.chown(path, -1, self.config.socket_group)
+            os.chmod(path, self.config.effective_socket_mode)
+        except OSError as exc:
+            sock.close()
+            os.unlink(path)
+            raise DaemonError(f"cannot set {path}'s group or mode: {exc.strerror or exc}") from None
+        info = os.stat(path)
+        self._socket_inode = (info.st_dev, info.st_ino)
+        sock.listen(128)
+        return sock
+
+    def start(self) -> None:
+        """Open the ports and the socket; returns once clients can connect."""
+        try:
+            self._open_ports()
+            listener = self._systemd_socket()
+            self._activated = listener is not None
+            self._listener = listener if listener is not None else self._bind()
+        except BaseException:
+            self._close_ports()
+            raise
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        where = "the socket systemd passed" if self._activated else self.config.socket
+        log.info("parportd %s serving %d port(s) on %s", __version__, len(self.ports), where)
+        sd_notify(f"READY=1\nMAINPID={os.getpid()}")
+
+    def request_stop(self) -> None:
+        """Make :meth:`serve_forever` return (safe from a signal handler or any thread)."""
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    @property
+    def wake_fd(self) -> int:
+        """The descriptor :meth:`request_stop` writes to (for ``signal.set_wakeup_fd``)."""
+        return self._wake_w
+
+    def serve_forever(self) -> None:
+        """Accept connections until :meth:`request_stop`."""
+        listener = self._listener
+        assert listener is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj == self._wake_r:
+                        os.read(self._wake_r, 512)
+                        return
+                    self._accept(listener)
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            sock, _ = listener.accept()
+        except OSError as exc:
+            log.warning("accept failed: %s", exc)
+            return
+        with self._lock:
+            full = len(self._connections) >= self.config.max_connections or self.stopping
+            if not full:
+                connection = Connection(self, sock)
+                self._connections.add(connection)
+        if full:
+            log.warning("refused a connection: %d connections already", len(self._connections))
+            with contextlib.suppress(OSError):
+                sock.send(p.handshake_reply(p.HELLO_BUSY), socket.MSG_DONTWAIT)
+            sock.close()
+            return
+        connection.thread.start()
+
+    def forget(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    # --- the end --------------------------------------------------------------------------------
+    def _close_ports(self) -> None:
+        if self.bus is not None:
+            try:
+                self.bus.close()
+            except Exception:
+                log.exception("closing the ports failed")
+
+    def close(self, reason: str = "parportd is shutting down") -> None:
+        """Tell every client, release and deselect everything, close the ports and the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        sd_notify("STOPPING=1")
+        self.stopping = True
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.goodbye(reason)
+        for connection in connections:
+            connection.thread.join(5.0)
+        self._close_ports()
+        if not self._activated and self._socket_inode is not None:
+            try:
+                info = os.stat(self.config.socket)
+                if (info.st_dev, info.st_ino) == self._socket_inode:
+                    os.unlink(self.config.socket)
+            except OSError:
+                pass
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        log.info("parportd stopped (%d client(s) told)", len(connections))
+
+
+def sd_notify(state: str) -> None:
+    """Tell systemd (or whoever set ``$NOTIFY_SOCKET``: the tests) about the daemon's state."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(state.encode(), address)
+    except OSError as exc:
+        log.debug("sd_notify(%r) failed: %s", state, exc)
