@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import warnings
+from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from driver_helpers import ALLOCATE, DESELECT, FREE, PORT, SELECT, command, emu
 from driver_helpers import bus as open_test_bus
@@ -15,24 +18,28 @@ from parport.driver import FileObject, Handle
 
 
 class ArbiterMachine(RuleBasedStateMachine):
-    """Random allocate, try-allocate, free, select, deselect, cancel and close on many handles.
+    """Random ALLOCATE, FREE, SELECT, DESELECT, the TryAllocatePort / FreePort / QueryNumWaiters
+    and TrySelectDevice / DeselectDevice callbacks, cancels, closes and handles dropped without
+    close, on many port handles.
 
-    The model: the owner, and the queue of (handle, request) in arrival order.
+    The model: the owner (a file object), the queue of (handle, request, daisy id) in arrival
+    order, and what is selected on the wire. After every step the port agrees with the model
+    and the ownership invariants hold (``bus.check()``).
     """
-
-    handles = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
         self.bus = open_test_bus("emu:chain=daisy+daisy")
         self.fdo = self.bus.fdo
         self.owner: FileObject | None = None
-        self.queue: list[tuple[Handle, nt.Irp, int | None]] = []  # (handle, request, daisy id)
+        self.queue: list[tuple[FileObject, nt.Irp, int | None]] = []
         self.requests: list[nt.Irp] = []
         self.completions: dict[int, int] = {}
         self.selected: int | None = None  # what the model expects selected on the wire
         self.handles: list[Handle] = []
+        self.callbacks: dict[int, tuple[Any, ...]] = {}
 
+    # --- model helpers --------------------------------------------------------------------------
     def _track(self, irp: nt.Irp) -> nt.Irp:
         self.requests.append(irp)
         irp.add_done_callback(
@@ -45,23 +52,54 @@ class ArbiterMachine(RuleBasedStateMachine):
     def _grant_next(self) -> None:
         """The model's free: the oldest waiter becomes the owner (and selects if it asked)."""
         self.owner = None
+        self.selected = None
         while self.queue:
-            handle, irp, daisy = self.queue.pop(0)
-            self.owner = handle.file
+            file, irp, daisy = self.queue.pop(0)
+            self.owner = file
             if daisy is not None:
                 self.selected = daisy
             assert irp.done and irp.status == nt.STATUS_SUCCESS
             return
 
-    @rule(target=handles)
-    def open_handle(self) -> Handle:
-        handle = self.bus.create_file(PORT)
-        self.handles.append(handle)
-        return handle
+    def _pick(self, index: int) -> Handle | None:
+        return self.handles[index % len(self.handles)] if self.handles else None
 
-    @rule(h=handles)
-    def allocate(self, h: Handle) -> None:
-        if h.closed:
+    def _forget(self, file: FileObject) -> None:
+        """A handle's close: its queued requests are cancelled; what it held is freed (A9)."""
+        self.queue = [entry for entry in self.queue if entry[0] is not file]
+        if self.owner is file:
+            self._grant_next()
+
+    def _port_callbacks(self, h: Handle) -> tuple[Any, ...]:
+        cached = self.callbacks.get(id(h.file))
+        if cached is None:
+            size = nt.PARALLEL_PORT_INFORMATION.SIZE
+            out = h.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", size)
+            info = nt.PARALLEL_PORT_INFORMATION.unpack(out.output)
+            size = nt.PARALLEL_PNP_INFORMATION.SIZE
+            out = h.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PNP_INFO, b"", size)
+            pnp = nt.PARALLEL_PNP_INFORMATION.unpack(out.output)
+            table = h.callbacks
+            cached = self.callbacks[id(h.file)] = (
+                table.callable(info.TryAllocatePort),
+                table.callable(info.FreePort),
+                table.callable(info.QueryNumWaiters),
+                table.callable(pnp.TrySelectDevice),
+                table.callable(pnp.DeselectDevice),
+                info.Context,
+            )
+        return cached
+
+    # --- rules ----------------------------------------------------------------------------------
+    @precondition(lambda self: len(self.handles) < 8)
+    @rule()
+    def open_handle(self) -> None:
+        self.handles.append(self.bus.create_file(PORT))
+
+    @rule(index=st.integers(0, 100))
+    def allocate(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
             return
         irp = self._track(h.submit_internal_device_control(ALLOCATE))
         if self.owner is None and not self.queue:
@@ -69,11 +107,12 @@ class ArbiterMachine(RuleBasedStateMachine):
             assert irp.status == nt.STATUS_SUCCESS
         else:
             assert not irp.done
-            self.queue.append((h, irp, None))
+            self.queue.append((h.file, irp, None))
 
-    @rule(h=handles, daisy=st.integers(0, 1))
-    def select(self, h: Handle, daisy: int) -> None:
-        if h.closed or (self.owner is h.file):
+    @rule(index=st.integers(0, 100), daisy=st.integers(0, 1))
+    def select(self, index: int, daisy: int) -> None:
+        h = self._pick(index)
+        if h is None or self.owner is h.file:
             return
         irp = self._track(h.submit_internal_device_control(SELECT, command(daisy)))
         if self.owner is None and not self.queue:
@@ -82,63 +121,132 @@ class ArbiterMachine(RuleBasedStateMachine):
             assert irp.status == nt.STATUS_SUCCESS
         else:
             assert not irp.done
-            self.queue.append((h, irp, daisy))
+            self.queue.append((h.file, irp, daisy))
 
-    @rule(h=handles)
-    def try_allocate(self, h: Handle) -> None:
-        if h.closed:
+    @rule(index=st.integers(0, 100), daisy=st.integers(0, 1))
+    def select_keep_port(self, index: int, daisy: int) -> None:
+        h = self._pick(index)
+        if h is None:
             return
-        got = self.fdo.arbiter.try_allocate(h.file)
+        keep = command(daisy, nt.PAR_HAVE_PORT_KEEP_PORT)
+        status = h.internal_device_control(SELECT, keep).status
+        if self.owner is h.file:
+            assert status == nt.STATUS_SUCCESS
+            self.selected = daisy
+        else:
+            assert status == nt.STATUS_INVALID_DEVICE_STATE  # A24
+
+    @rule(index=st.integers(0, 100))
+    def try_allocate_callback(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
+            return
+        try_allocate, _, waiters, _, _, context = self._port_callbacks(h)
+        assert waiters(context) == len(self.queue)
+        got = try_allocate(context)
         assert got == (self.owner is None and not self.queue)
         if got:
             self.owner = h.file
 
-    @rule(h=handles)
-    def free(self, h: Handle) -> None:
-        if h.closed:
+    @rule(index=st.integers(0, 100), daisy=st.integers(0, 1))
+    def try_select_callback(self, index: int, daisy: int) -> None:
+        h = self._pick(index)
+        if h is None:
+            return
+        _, _, _, try_select, _, context = self._port_callbacks(h)
+        status = try_select(context, nt.PARALLEL_1284_COMMAND(ID=daisy))
+        if self.owner is None and not self.queue:
+            assert status == nt.STATUS_SUCCESS
+            self.owner, self.selected = h.file, daisy
+        else:
+            assert status == nt.STATUS_PENDING  # A5: nothing queued
+
+    @rule(index=st.integers(0, 100))
+    def free(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
             return
         result = h.internal_device_control(FREE)
         if self.owner is h.file:
-            assert result.status == nt.STATUS_SUCCESS
-            self.selected = None  # A27: FREE deselects what the owner selected
+            assert result.status == nt.STATUS_SUCCESS  # A27: what it selected goes first
             self._grant_next()
         else:
-            assert result.status == nt.STATUS_INVALID_DEVICE_STATE
+            assert result.status == nt.STATUS_INVALID_DEVICE_STATE  # A4
 
-    @precondition(lambda self: self.selected is not None)
-    @rule()
-    def deselect(self) -> None:
-        owner = self.owner
-        assert owner is not None
-        handle = next(h for h in self.handles if h.file is owner)
-        result = handle.internal_device_control(DESELECT, command(self.selected or 0))
-        assert result.status == nt.STATUS_SUCCESS
+    @rule(index=st.integers(0, 100))
+    def free_callback(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
+            return
+        _, free, _, _, _, context = self._port_callbacks(h)
+        free(context)
+        if self.owner is h.file:
+            self._grant_next()
+
+    @rule(
+        index=st.integers(0, 100),
+        daisy=st.integers(0, 1),
+        keep=st.booleans(),
+        callback=st.booleans(),
+    )
+    def deselect(self, index: int, daisy: int, keep: bool, callback: bool) -> None:
+        h = self._pick(index)
+        if h is None:
+            return
+        flags = nt.PAR_HAVE_PORT_KEEP_PORT if keep else 0
+        if callback:
+            _, _, _, _, deselect, context = self._port_callbacks(h)
+            status = deselect(context, nt.PARALLEL_1284_COMMAND(ID=daisy, CommandFlags=flags))
+        else:
+            status = h.internal_device_control(DESELECT, command(daisy, flags)).status
+        if self.owner is not h.file:
+            assert status == nt.STATUS_INVALID_DEVICE_STATE
+            return
+        assert status == nt.STATUS_SUCCESS
         self.selected = None
-        self._grant_next()
+        if not keep:
+            self._grant_next()
 
     @precondition(lambda self: bool(self.queue))
     @rule(index=st.integers(0, 100))
     def cancel(self, index: int) -> None:
-        handle, irp, _ = self.queue.pop(index % len(self.queue))
+        _, irp, _ = self.queue.pop(index % len(self.queue))
         assert irp.cancel()
         assert irp.status == nt.STATUS_CANCELLED
 
-    @rule(h=handles)
-    def close(self, h: Handle) -> None:
-        if h.closed:
+    @rule(index=st.integers(0, 100))
+    def close(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
             return
-        was_owner = self.owner is h.file
+        self.handles.remove(h)
+        self.callbacks.pop(id(h.file), None)
         h.close()  # cancels what it queued; deselects and frees what it holds (design §4)
-        self.queue = [entry for entry in self.queue if entry[0] is not h]
-        if was_owner:
-            self.selected = None
-            self._grant_next()
+        self._forget(h.file)
 
+    @rule(index=st.integers(0, 100))
+    def drop_without_close(self, index: int) -> None:
+        h = self._pick(index)
+        if h is None:
+            return
+        self.handles.remove(h)
+        self.callbacks.pop(id(h.file), None)
+        file = h.file
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ResourceWarning)
+            del h
+            gc.collect()
+        assert any(issubclass(w.category, ResourceWarning) for w in seen)
+        assert file.wait_closed(30)  # the reaper closed it as if closed
+        self._forget(file)
+
+    # --- invariants -----------------------------------------------------------------------------
     @invariant()
     def one_owner_who_is_alive(self) -> None:
         owner = self.fdo.arbiter.owner
         assert owner is self.owner
         assert owner is None or (isinstance(owner, FileObject) and not owner.closed)
+        assert self.bus.check() == []
 
     @invariant()
     def waiters_are_the_queue(self) -> None:
@@ -154,12 +262,11 @@ class ArbiterMachine(RuleBasedStateMachine):
 
     @invariant()
     def wire_selection(self) -> None:
-        if self.selected is not None:
-            assert emu(self.bus).selected_address == self.selected
+        assert emu(self.bus).selected_address == self.selected
 
     def teardown(self) -> None:
-        for file in self.bus.iomgr.open_files():
-            file.close()
+        for handle in self.handles:
+            handle.close()
         assert self.fdo.arbiter.owner is None
         assert self.fdo.arbiter.query_num_waiters() == 0
         assert all(irp.done for irp in self.requests)
@@ -167,7 +274,8 @@ class ArbiterMachine(RuleBasedStateMachine):
         self.bus.close()
 
 
-ArbiterMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+# CI runs each machine for at least 10,000 steps (max_examples × stateful_step_count).
+ArbiterMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
 TestArbiter = ArbiterMachine.TestCase
 
 
