@@ -448,7 +448,7 @@ def test_no_port_behind_the_node(fake: FakeKernel, tmp_path: Path, code: int) ->
 
 def test_busy_names_the_driver(fake: FakeKernel, tmp_path: Path) -> None:
     fake.open_errno = errno.EBUSY
-    error = _refused(fake, _tree(tmp_path, devices=("lp0",)))
+    error = _refused(fake, _tree(tmp_path, devices=("lp",)))
     assert isinstance(error, PortInUseError) and isinstance(error, BlockingIOError)
     assert str(error) == (
         "/dev/parport0 is busy: another driver holds /dev/parport0 exclusively; unload it "
@@ -458,20 +458,20 @@ def test_busy_names_the_driver(fake: FakeKernel, tmp_path: Path) -> None:
 
 def test_claim_refused_names_the_exclusive_driver(fake: FakeKernel, tmp_path: Path) -> None:
     fake.errnos[ppdev.PPCLAIM] = errno.ENXIO
-    error = _refused(fake, _tree(tmp_path, devices=("lp0", "ppdev0")))
+    error = _refused(fake, _tree(tmp_path, devices=("lp", "ppdev0")))
     assert isinstance(error, PortInUseError)
     assert str(error) == (
-        "cannot claim /dev/parport0: lp0 holds parport0 exclusively; unload it "
+        "cannot claim /dev/parport0: lp holds parport0 exclusively; unload it "
         "('sudo rmmod lp') or stop the program using it"
     )
 
 
 def test_exclusive_with_lp_loaded(fake: FakeKernel, tmp_path: Path) -> None:
     fake.errnos[ppdev.PPCLAIM] = errno.ENXIO
-    error = _refused(fake, _tree(tmp_path, devices=("lp0", "ppdev0")), exclusive=True)
+    error = _refused(fake, _tree(tmp_path, devices=("lp", "ppdev0")), exclusive=True)
     assert ppdev.PPEXCL in fake.calls
     assert str(error) == (
-        "cannot have /dev/parport0 exclusively: lp0 is also registered on parport0; unload it "
+        "cannot have /dev/parport0 exclusively: lp is also registered on parport0; unload it "
         "('sudo rmmod lp') or drop '?exclusive=1'"
     )
 
