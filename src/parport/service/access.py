@@ -60,7 +60,7 @@ class Peer:
 
 def _peer_groups(sock: socket.socket, uid: int, gid: int) -> frozenset[int]:
     try:
-        raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 4 * 1024)
+        raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 1024)  # 256 groups
         count = len(raw) // 4
         return frozenset(struct.unpack(f"{count}I", raw[: 4 * count])) | {gid}
     except OSError:

@@ -441,7 +441,10 @@ class Connection:
         with self._lock:
             opened = self.handles.get(handle_id) if _u32(handle_id) else None
         if opened is None or major not in _MAJORS:
-            self._complete(seq, nt.STATUS_INVALID_DEVICE_REQUEST)
+            stopping = opened is None and self.daemon.stopping
+            self._complete(
+                seq, nt.STATUS_DELETE_PENDING if stopping else nt.STATUS_INVALID_DEVICE_REQUEST
+            )
             return
         if not peer.trusted and not user_mode_major(major):
             log.warning(
@@ -582,7 +585,13 @@ class Connection:
 
     # --- the end --------------------------------------------------------------------------------
     def close_handles(self) -> None:
-        """Close every handle of this connection (what the client holds is released)."""
+        """Cancel every request of this connection, then close its handles (what the client
+        holds is released). Cancelling first keeps a lock given up by one handle from being
+        granted to a request the same connection still had queued on another."""
+        with self._lock:
+            pending = list(self.pending.values())
+        for irp in pending:
+            irp.cancel()
         with self._lock:
             opened = list(self.handles.values())
             self.handles.clear()
