@@ -290,7 +290,12 @@ def test_error_messages(observe: Observe, tmp_path: Path) -> None:
     os.mknod(usb, 0o600 | stat.S_IFCHR, os.makedev(180, 0))  # usblp's major, no driver behind
     error = _error(lambda: ppdev_backend.PpdevPort(str(usb)))
     seen["char 180:0 (a USB printer node)"] = f"{type(error).__name__}: {error}"
-    assert isinstance(error, (NotAPortError, PortNotFoundError))
+    assert isinstance(error, NotAPortError)
+    assert str(error) == (
+        f"{usb} is a USB printer-class device, not a ppdev port: USB parallel adapters have no "
+        "register access; print to it as a file, or use a motherboard, PCI or PCIe port "
+        "(/dev/parportN)"
+    )
 
     observe("errors", seen)
 

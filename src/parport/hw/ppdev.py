@@ -287,6 +287,15 @@ class PpdevPort(PortBackend):
                 f"cannot open {path}: permission denied; {hint}", errno=code, path=path
             )
         if code in (errno_codes.ENXIO, errno_codes.ENODEV):
+            try:
+                info = os.stat(path)
+            except OSError:
+                info = None
+            if info is not None and stat.S_ISCHR(info.st_mode):
+                if os.major(info.st_rdev) != discover.PPDEV_MAJOR:
+                    # e.g. usblp's node with no adapter behind it
+                    return NotAPortError(self._not_ppdev(info), errno=code, path=path)
+                self.number = os.minor(info.st_rdev)
             return PortNotFoundError(self._no_port_behind(), errno=code, path=path)
         if code == errno_codes.EBUSY:
             return PortInUseError(self._busy_message(), errno=code, path=path)
@@ -322,9 +331,9 @@ class PpdevPort(PortBackend):
     def _no_port_behind(self) -> str:
         numbers = discover.kernel_ports(self._root)
         names = ", ".join(f"parport{n}" for n in numbers) or "none"
-        which = f"parport{self.number}" if self.number is not None else "that port"
+        which = f"no parport{self.number}" if self.number is not None else "no such port"
         return (
-            f"{self.path} has no port behind it: the kernel has no {which} (its ports: {names}); "
+            f"{self.path} has no port behind it: the kernel has {which} (its ports: {names}); "
             "load parport_pc or give another port ('parport list' shows them)"
         )
 
