@@ -16,16 +16,22 @@ Port arguments (docs/compat.md, "Which port"):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Final
 
 from ..facade import Bus, connect
 from ..facade import open as open_bus
 from ..hw.spec import parse_spec
-from ..nt.errors import SpecError
+from ..nt import STATUS_INVALID_DEVICE_STATE
+from ..nt.errors import InvalidDeviceStateError, SpecError
 
-__all__ = ["acquire", "release", "resolve"]
+__all__ = ["LOCKED_BY_PARENT", "acquire", "lend", "release", "resolve"]
+
+# Set by ``parport lock`` for the command it runs: "SPEC DEVICE" held by the parent.
+LOCKED_BY_PARENT: Final = "PARPORT_LOCKED"
 
 _lock = threading.Lock()
 _buses: dict[str, list[Any]] = {}  # spec -> [bus, users]
@@ -77,12 +83,52 @@ def _open(spec: str) -> Bus:
     return open_bus(spec)
 
 
+def shared_spec(spec: str) -> bool:
+    """Whether another process opening ``spec`` reaches the same port (everything but an
+    emulator, which lives in the process that opens it)."""
+    parsed = parse_spec(spec)
+    while parsed.scheme == "spy":
+        parsed = parse_spec(parsed.target or "emu:")
+    return parsed.scheme != "emu"
+
+
+def check_not_locked_by_parent(spec: str) -> None:
+    """Refuse to queue for a port that the parent ``parport lock`` holds until this program
+    ends: the request would wait forever."""
+    held = os.environ.get(LOCKED_BY_PARENT, "")
+    held_spec, _, device = held.rpartition(" ")
+    if held_spec and held_spec == spec and shared_spec(spec):
+        raise InvalidDeviceStateError(
+            STATUS_INVALID_DEVICE_STATE,
+            f"this program runs under 'parport lock {device}', which holds {spec} until the "
+            "program ends: a request of its own would wait for it forever (run a Python "
+            "program inside the lock with 'parport lock --python')",
+        )
+
+
+@contextlib.contextmanager
+def lend(spec: str, bus: Bus) -> Iterator[None]:
+    """Let the drop-ins use ``bus`` (held open by the caller) for ``spec`` during the block."""
+    with _lock:
+        previous = _buses.get(spec)
+        _buses[spec] = [bus, 1]
+    try:
+        yield
+    finally:
+        with _lock:
+            if previous is None:
+                _buses.pop(spec, None)
+            else:
+                _buses[spec] = previous
+
+
 def acquire(spec: str) -> Bus:
     """The bus of ``spec`` in this process, opened at its first user; :func:`release` it."""
     global _registered
     with _lock:
         entry = _buses.get(spec)
         if entry is None or entry[0].closed:
+            check_not_locked_by_parent(spec)
             entry = _buses[spec] = [_open(spec), 0]
         entry[1] += 1
         if not _registered:
@@ -93,7 +139,7 @@ def acquire(spec: str) -> Bus:
 
 
 def release(bus: Bus) -> None:
-    """One user fewer of ``bus``; the last closes it."""
+    """One user fewer of ``bus``; the last closes it (a lent bus stays its lender's)."""
     with _lock:
         for spec, entry in list(_buses.items()):
             if entry[0] is bus:
@@ -102,6 +148,8 @@ def release(bus: Bus) -> None:
                     return
                 del _buses[spec]
                 break
+        else:
+            return  # closed at exit already, or lent and given back
     bus.close()
 
 
