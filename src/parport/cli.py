@@ -156,10 +156,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     """Ports on this machine and the emulated default."""
     chosen = _spec(args)
     try:
-        from .hw.discover import list_ports  # noqa: PLC0415
+        from . import list_ports  # noqa: PLC0415
     except ImportError:
         print(
-            "parport list: this build cannot look for real ports (no parport.hw.discover); "
+            "parport list: this build cannot look for real ports (no parport.list_ports); "
             "showing the emulated default only",
             file=sys.stderr,
         )
