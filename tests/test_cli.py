@@ -3,6 +3,7 @@ line on stderr (exit 2 for bad usage or input, 1 for a failed operation), never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -555,3 +556,27 @@ def test_a_closed_pipe_is_one_line_not_a_traceback() -> None:
     process.stderr.close()
     assert process.returncode == 1
     assert one_line(err) == "parport decode: the output was closed before the end (broken pipe)"
+
+
+def test_write_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    page = tmp_path / "page.bin"
+    page.write_bytes(b"y" * 50_000)
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "PARPORT_PORT"}
+    env.update(COLUMNS="100", TERM="xterm")
+    done = subprocess.run(
+        [sys.executable, "-m", "parport", "write", "LPT1.4", str(page), "--chunk", "1000",
+         "--spec", "emu:chain=printer"],
+        stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    assert done.returncode == 0
+    assert done.stdout.startswith("wrote 50000 bytes to LPT1.4")
+    assert b"LPT1.4" in shown and b"\x1b[" in shown  # rich drew (and cleared) its bar

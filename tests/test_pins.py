@@ -474,3 +474,25 @@ def test_pin_tables_are_the_connectors() -> None:
     assert DATA_PINS == (2, 3, 4, 5, 6, 7, 8, 9)
     assert CONTROL_PINS == (1, 14, 16, 17) and STATUS_PINS == (10, 11, 12, 13, 15)
     assert PIN_NAMES[1] == "nStrobe" and PIN_NAMES[11] == "Busy" and PIN_NAMES[17] == "nSelectIn"
+
+
+def test_modes_and_device_status_name_themselves() -> None:
+    """``parport.Mode`` lists every mode; modes and status flags carry their names."""
+    assert {m.name for m in parport.Mode} >= {
+        "CENTRONICS", "IEEE_COMPATIBILITY", "NIBBLE", "CHANNEL_NIBBLE", "BYTE_BIDIR", "EPP_HW",
+        "EPP_SW", "BOUNDED_ECP", "ECP_HW_NOIRQ", "ECP_HW_IRQ", "ECP_SW",
+    }  # fmt: skip
+    with parport.open(f"emu:chain=printer&{MANUAL}") as bus, bus.device("LPT1.4") as dev:
+        forward, reverse = dev.modes
+        assert (forward.name, reverse.name) == ("CENTRONICS", "NIBBLE")
+        assert repr(dev.status) == "<DeviceStatus.SELECTED: 128>"
+        chosen = dev.negotiate(parport.Mode.ECP)
+        assert [m.name for m in chosen] == ["ECP_HW_NOIRQ", "ECP_HW_NOIRQ"]
+        assert "ECP_HW_NOIRQ" in repr(chosen)
+
+
+@pytest.mark.xfail(reason="facade.Mode and DeviceStatus are IntFlags whose str() is the number")
+def test_modes_and_device_status_print_by_name() -> None:
+    with parport.open(f"emu:chain=printer&{MANUAL}") as bus, bus.device("LPT1.4") as dev:
+        assert str(dev.status) == "SELECTED"
+        assert str(dev.modes[0]) == "CENTRONICS"
