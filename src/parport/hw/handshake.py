@@ -81,9 +81,10 @@ def never() -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Block:
-    """The outcome of one whole-transfer operation.
+    """The outcome of one whole-transfer operation (not frozen: a frozen dataclass is slow to
+    make, and a compatibility write makes one per chunk).
 
     ``status`` is STATUS_SUCCESS (everything moved, or a reverse peripheral said it has no
     more), STATUS_CANCELLED (``cancelled()`` was true between two bytes), STATUS_IO_TIMEOUT (a

@@ -713,6 +713,8 @@ class EmulatedPort(PortBackend):
 
     def _fit(self, count: int, per_byte_ns: int, ignore: tuple[ScheduledCall, ...] = ()) -> int:
         """How many of ``count`` bytes end before the next event not in ``ignore``."""
+        if not self.clock._queue:
+            return count  # nothing pending at all (the common case, without the clock's lock)
         upcoming = self.clock.next_event_ns(ignore)
         if upcoming is None:
             return count
@@ -879,12 +881,14 @@ class EmulatedPort(PortBackend):
     def _burst(self, count: int) -> bool:
         """Take ``count`` accesses' time at once if no event falls inside it."""
         clock = self.clock
-        end = clock.now_ns() + count * self.access_ns
-        upcoming = clock.next_event_ns()
-        if upcoming is not None and upcoming <= end:
-            return False
+        end = clock._now + count * self.access_ns
+        queue = clock._queue
+        if queue and queue[0][0] <= end:
+            upcoming = clock.next_event_ns()  # drops cancelled calls at the head
+            if upcoming is not None and upcoming <= end:
+                return False
         self.accesses += count
-        self._advance_busy(end)
+        clock._now = end  # nothing due on the way (see _advance_busy)
         return True
 
     def write_epp_block(self, data: bytes, address: bool = False) -> int:
@@ -925,8 +929,12 @@ class EmulatedPort(PortBackend):
         return self._target(clean=True)
 
     def _event_within(self) -> bool:
-        upcoming = self.clock.next_event_ns()
-        return upcoming is not None and upcoming <= self.clock.now_ns() + self.access_ns
+        clock = self.clock
+        queue = clock._queue
+        if not queue or queue[0][0] > clock._now + self.access_ns:
+            return False  # the heap's head is the earliest, cancelled or not: nothing due
+        upcoming = clock.next_event_ns()  # drops cancelled calls at the head
+        return upcoming is not None and upcoming <= clock._now + self.access_ns
 
     def _epp_string_out(self, data: bytes, address: bool) -> int:
         for count, byte in enumerate(data):
