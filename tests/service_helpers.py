@@ -157,20 +157,15 @@ def daemon(directory: Path, config: str | None = None, **kwargs: Any) -> Iterato
 class Child:
     """A Python client process running ``code``; it reports with ``print(..., flush=True)``."""
 
-    def __init__(self, code: str, *, user: int | None = None, group: int | None = None,
-                 extra_groups: Sequence[int] | None = None) -> None:
-        kwargs: dict[str, Any] = {}
-        if user is not None:
-            kwargs.update(user=user, group=group, extra_groups=list(extra_groups or []))
+    def __init__(self, code: str, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
+            [sys.executable, "-c", textwrap.dedent(code), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_env(),
             text=True,
             cwd="/",
-            **kwargs,
         )
 
     @property

@@ -170,9 +170,8 @@ def test_cancel_and_timeouts(open_bus: Opener) -> None:
     with pytest.raises(parport.IoTimeoutError) as late:
         dev.write(b"x", timeout=0.05)
     assert isinstance(late.value, TimeoutError)
-    with pytest.raises(parport.IoTimeoutError):
-        with bus.port.allocated(timeout=0.05):
-            pass
+    with pytest.raises(parport.IoTimeoutError), bus.port.allocated(timeout=0.05):
+        pass
     assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS
     assert dev.write(b"now") == 3
     dev.close()

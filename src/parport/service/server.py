@@ -741,6 +741,7 @@ class Daemon:
                 for port in self.ports
             ],
             "peer": {"pid": peer.pid, "uid": peer.uid, "gid": peer.gid, "trusted": peer.trusted},
+            "connections": self.connections,
             "limits": {
                 "max_frame": p.MAX_FRAME,
                 "max_io": p.MAX_IO,
