@@ -1,0 +1,313 @@
+"""parportd: requests from other processes, each beside its floor measured in the same run.
+
+* LOCK_PORT + UNLOCK_PORT round trips from a client process, against two Unix-socket
+  ping-pongs between two Python processes (goal ≤ 1.3×), with the same pair in-process;
+* the ALLOCATE handoff between two client processes (A's FREE sent → B's ALLOCATE returns),
+  against one ping-pong (goal ≤ 1.5×);
+* a SIGKILLed lock holder's port granted to the next process (goal < 100 ms);
+* 64 client processes contending (SELECT_DEVICE + DESELECT_DEVICE from port handles): pairs per
+  second against one client alone (goal ≥ 0.8×).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import parport
+from parport import nt
+from parport.driver import open_bus
+
+from .common import table
+
+PAIRS = 2000
+PINGS = 5000
+HANDOFFS = 300
+KILLS = 10
+CONTENDERS = 64
+CONTENDED_PAIRS = 200  # per contender
+LOCK, UNLOCK = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+ALLOCATE, FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+PORT = "\\Device\\ParallelPort0"
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
+    return env
+
+
+@contextmanager
+def _daemon() -> Iterator[str]:
+    """A parportd on ``emu:`` in a subprocess; its socket path."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "parportd.sock")
+        notify_path = os.path.join(directory, "notify.sock")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(30)
+        env = _env()
+        env["NOTIFY_SOCKET"] = notify_path
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parport.service", "--socket", path, "--log-level", "warning"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            while b"READY=1" not in notify.recv(4096):
+                pass
+            yield path
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            notify.close()
+
+
+def _child(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+
+
+def _say(child: subprocess.Popen[str], text: str) -> None:
+    assert child.stdin is not None
+    child.stdin.write(text + "\n")
+    child.stdin.flush()
+
+
+def _line(child: subprocess.Popen[str]) -> str:
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line:
+        raise RuntimeError("a benchmark client ended early")
+    return line.strip()
+
+
+# --- the floors ----------------------------------------------------------------------------------
+def ping_pong_us(count: int = PINGS) -> float:
+    """One round trip of a small message between two Python processes over a Unix socket."""
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        while True:
+            data = child.recv(64)
+            if not data:
+                os._exit(0)
+            child.sendall(data)
+    child.close()
+    message = b"x" * 24
+    for _ in range(500):
+        parent.sendall(message)
+        parent.recv(64)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(count):
+            parent.sendall(message)
+            parent.recv(64)
+        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    parent.close()
+    os.waitpid(pid, 0)
+    return best
+
+
+# --- the measurements ----------------------------------------------------------------------------
+def _pairs_us(handle: object, count: int = PAIRS) -> float:
+    control = handle.internal_device_control  # type: ignore[attr-defined]
+    for _ in range(200):
+        control(LOCK)
+        control(UNLOCK)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(count):
+            control(LOCK)
+            control(UNLOCK)
+        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    return best
+
+
+def lock_unlock(path: str) -> list[tuple[str, float, float]]:
+    """(device, through the daemon, in-process) µs per LOCK_PORT + UNLOCK_PORT pair."""
+    rows = []
+    local = open_bus("emu:")
+    with parport.connect(path) as bus:
+        for name in ("LPT1.4", "LPT1.0"):
+            remote = bus.create_file(name)
+            here = local.create_file(name)
+            rows.append((name, _pairs_us(remote), _pairs_us(here)))
+            remote.close()
+            here.close()
+    local.close()
+    return rows
+
+
+HANDOFF_CLIENT = """
+    import sys, time, parport
+    from parport import nt
+    bus = parport.connect(sys.argv[1])
+    port = bus.create_file("\\\\Device\\\\ParallelPort0")
+    for line in sys.stdin:
+        irp = port.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+        print("queued", flush=True)
+        irp.wait()
+        granted = time.perf_counter_ns()
+        port.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE)
+        print(granted, flush=True)
+"""
+
+
+def handoff_us(path: str, samples: int = HANDOFFS) -> float:
+    """Median µs from A sending its FREE to B's queued ALLOCATE returning, in B."""
+    child = _child(HANDOFF_CLIENT, path)
+    spans: list[float] = []
+    with parport.connect(path) as bus:
+        port = bus.create_file(PORT)
+        for _ in range(samples):
+            port.internal_device_control(ALLOCATE)
+            _say(child, "go")
+            assert _line(child) == "queued"
+            while bus.port.waiters != 1:  # its ALLOCATE is in the daemon's FIFO
+                pass
+            start = time.perf_counter_ns()
+            port.internal_device_control(FREE)
+            spans.append((int(_line(child)) - start) / 1000)
+    assert child.stdin is not None
+    child.stdin.close()
+    child.wait(30)
+    return statistics.median(spans)
+
+
+HOLDER = """
+    import sys, parport
+    from parport import nt
+    bus = parport.connect(sys.argv[1])
+    h = bus.create_file("LPT1.0")
+    h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def kill_grant_ms(path: str, samples: int = KILLS) -> tuple[float, float]:
+    """(median, worst) ms from SIGKILL of a lock holder to the next process's LOCK_PORT."""
+    spans: list[float] = []
+    with parport.connect(path) as bus:
+        h = bus.create_file("LPT1.1")
+        for _ in range(samples):
+            holder = _child(HOLDER, path)
+            assert _line(holder) == "locked"
+            irp = h.submit_internal_device_control(LOCK)
+            assert bus.port.waiters == 1
+            start = time.perf_counter()
+            holder.kill()
+            result = irp.wait(30)
+            spans.append((time.perf_counter() - start) * 1000)
+            assert result is not None and result.status == nt.STATUS_SUCCESS
+            h.internal_device_control(UNLOCK)
+            holder.wait(30)
+    return statistics.median(spans), max(spans)
+
+
+CONTENDER = """
+    import sys, parport
+    from parport import nt
+    bus = parport.connect(sys.argv[1])
+    pairs, ident = int(sys.argv[2]), int(sys.argv[3])
+    port = bus.create_file("\\\\Device\\\\ParallelPort0")
+    cmd = nt.PARALLEL_1284_COMMAND(ID=ident, CommandFlags=0).pack()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(pairs):
+        assert port.internal_device_control(nt.IOCTL_INTERNAL_SELECT_DEVICE, cmd).status == 0
+        assert port.internal_device_control(nt.IOCTL_INTERNAL_DESELECT_DEVICE, cmd).status == 0
+    print("done", flush=True)
+"""
+
+
+def pairs_per_second(path: str, clients: int, pairs: int) -> float:
+    """SELECT + DESELECT pairs per second, all ``clients`` processes together."""
+    children = [_child(CONTENDER, path, str(pairs), str(i % 2)) for i in range(clients)]
+    for child in children:
+        assert _line(child) == "ready"
+    start = time.perf_counter()
+    for child in children:
+        _say(child, "go")
+    for child in children:
+        assert _line(child) == "done"
+    elapsed = time.perf_counter() - start
+    for child in children:
+        child.wait(30)
+    return clients * pairs / elapsed
+
+
+def main() -> str:
+    floor = ping_pong_us()
+    with _daemon() as path:
+        pairs = lock_unlock(path)
+        handoff = handoff_us(path)
+        kill_median, kill_worst = kill_grant_ms(path)
+        alone = pairs_per_second(path, 1, CONTENDED_PAIRS * 10)
+        crowd = pairs_per_second(path, CONTENDERS, CONTENDED_PAIRS)
+    rows = [
+        (
+            f"LOCK_PORT + UNLOCK_PORT on {name} from a client process",
+            f"{remote:.1f} µs",
+            f"2 ping-pongs: {2 * floor:.1f} µs",
+            f"{remote / (2 * floor):.2f}",
+            "≤ 1.3",
+            f"in-process {here:.1f} µs",
+        )
+        for name, remote, here in pairs
+    ]
+    rows.append(
+        (
+            "ALLOCATE handoff between two client processes (median)",
+            f"{handoff:.1f} µs",
+            f"1 ping-pong: {floor:.1f} µs",
+            f"{handoff / floor:.2f}",
+            "≤ 1.5",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "SIGKILLed lock holder → next process granted",
+            f"{kill_median:.1f} ms (worst {kill_worst:.1f})",
+            "—",
+            "",
+            "< 100 ms",
+            f"{KILLS} kills",
+        )
+    )
+    rows.append(
+        (
+            f"{CONTENDERS} clients contending (SELECT + DESELECT pairs/s)",
+            f"{crowd:.0f}/s",
+            f"1 client: {alone:.0f}/s",
+            f"{crowd / alone:.2f}",
+            "≥ 0.8",
+            f"{CONTENDERS}×{CONTENDED_PAIRS} pairs",
+        )
+    )
+    return table(("metric", "parportd", "floor", "ratio", "goal", "note"), rows)
+
+
+if __name__ == "__main__":
+    print(main())
