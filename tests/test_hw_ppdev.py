@@ -553,6 +553,12 @@ def test_a_hung_release_is_bounded_and_reported(
             backend.compat_write_data(b"x")
         with pytest.raises(PortHungError):
             backend.claim()
+        with pytest.raises(PortHungError) as again:  # a second open would deadlock for good
+            PpdevPort(system=FakeKernel(), root=root)
+        assert str(again.value).startswith(
+            "/dev/parport0: not opened again: this process's earlier release of it has not "
+            "returned yet (/dev/parport0: PPRELEASE did not return"
+        )
         backend.release()  # no second release is tried
         listed = {p.node: p for p in discover.list_ports(root)}
         assert listed["/dev/parport0"].hung == message

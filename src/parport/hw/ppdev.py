@@ -153,6 +153,7 @@ RELEASE_TIMEOUT_S: Final = 2.0
 #: A PPCLAIM still blocked after this long is logged once (another driver prints, or the
 #: port is held by another process).
 CLAIM_WARN_S: Final = 5.0
+HELPER_START_S: Final = 30.0  # how long the helper thread may take to start a release
 USB_PRINTER_MAJOR: Final = 180  # usblp's /dev/usb/lpN
 LP_MAJOR: Final = 6  # lp's /dev/lpN
 POLL_SPIN_US: Final = 500.0  # wait_status: fast polling first (Linux's spintime)
@@ -255,6 +256,18 @@ class PpdevPort(PortBackend):
             fcntl.ioctl if type(self._sys) is SystemCalls else self._sys.ioctl
         )
         self._ioctl: Callable[..., Any] = self._claim_then_ioctl
+        pending = discover.hung_ports().get(path)
+        if pending is not None:
+            # A PPCLAIM of ours now would sleep holding ppdev's lock, which the pending
+            # PPRELEASE waits for: the slow release would become a deadlock for good.
+            self.clock.close()
+            self._closed = True
+            raise PortHungError(
+                f"{path}: not opened again: this process's earlier release of it has not "
+                f"returned yet ({pending})",
+                errno=errno_codes.EDEADLK,
+                path=path,
+            )
         self._fd = self._open()
         try:
             self._setup()
@@ -528,12 +541,14 @@ class PpdevPort(PortBackend):
         mode_back = self._kernel_mode != IEEE1284_MODE_COMPAT
         self._kernel_mode = IEEE1284_MODE_COMPAT
         done = threading.Event()
+        begun = threading.Event()
         outcome: list[BaseException] = []
         started = time.monotonic()
         timed_out = [False]
         late_lock = threading.Lock()
 
         def job() -> None:
+            begun.set()
             try:
                 if mode_back:  # so that close() does not renegotiate (§6.3)
                     sys_.ioctl(fd, PPSETMODE, _INT.pack(IEEE1284_MODE_COMPAT))
@@ -550,6 +565,9 @@ class PpdevPort(PortBackend):
         if helper is None:
             helper = self._helper = _Helper(f"parport {self.path} release")
         helper.submit(job)
+        # The limit counts from the call into the kernel, not from a helper thread still
+        # waiting for a CPU (a loaded machine, a TCG guest).
+        begun.wait(HELPER_START_S)
         if not done.wait(self.release_timeout):
             with late_lock:
                 if not done.is_set():
