@@ -163,10 +163,8 @@ class Fuzzer(threading.Thread):
     def _connect(self, handshake: bytes | None = None) -> None:
         self._drop()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(WAIT)
-        sock.connect(self.path)
-        sock.sendall(handshake or p.handshake_request())
-        sock.settimeout(None)  # blocking: MSG_DONTWAIT reads return at once
+        sock.connect(self.path)  # blocking: waits while the daemon's backlog is full
+        sock.sendall(handshake or p.handshake_request())  # blocking: MSG_DONTWAIT reads
         self.sock = sock
         self.reconnects += 1
 

@@ -7,9 +7,10 @@ daemon reports their completion; ``irp.cancel()`` asks the daemon to cancel), th
 (``handle.callbacks.callable(token)`` gives callables that run in the daemon), and on an
 emulated port a read-only view of the emulated chain (``bus.hardware.chain``).
 
-One thread per connection reads what the daemon sends and completes requests, so completion
-callbacks run on it. A callback may block (wait for a request, make a blocking call): the
-reading then passes to a new thread first, so nothing waits for itself.
+Whoever waits reads: a thread blocked in ``irp.wait()`` or a blocking call reads the socket
+itself and completes what arrives (no thread switch on the way back); a pump thread reads when
+nobody waits. Completion callbacks therefore run on whichever of these threads read the
+completion; a callback may itself wait (the reading goes on in it), so nothing waits for itself.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
+import os
+import select
 import socket
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable
@@ -98,8 +103,9 @@ class RemoteIrp(nt.Irp):
 
     def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
         if not self.done:
-            self.bus._may_block()
-        return super().wait(timeout)
+            base = super().wait
+            self.bus._await(lambda: self.done, base, timeout)
+        return self.result
 
 
 def _argument(value: Any) -> Any:
@@ -435,8 +441,11 @@ class DaemonBus(Closing):
         self._lost: str | None = None
         self._closed = False
         self._hardware_view: RemoteHardware | None = None
-        self._reader: threading.Thread | None = None
-        self._start_reader()
+        self._read_lock = threading.Lock()  # held by the thread reading the socket
+        self._reading: int | None = None  # that thread's ident
+        self._wake_r, self._wake_w = os.pipe()  # tells the pump to stop
+        self._pump = threading.Thread(target=self._pump_loop, name="parportd client", daemon=True)
+        self._pump.start()
 
     # --- the bus interface ----------------------------------------------------------------------
     @property
@@ -495,9 +504,8 @@ class DaemonBus(Closing):
             except nt.ParportError as exc:
                 log.debug("closing the parportd connection: %s", exc)
         self._connection_lost("the bus was closed")
-        reader = self._reader
-        if reader is not None and reader is not threading.current_thread():
-            reader.join(5.0)
+        if self._pump is not threading.current_thread():
+            self._pump.join(5.0)
 
     def __repr__(self) -> str:
         return f"<parportd client {self.path}{' closed' if self.closed else ''}>"
@@ -543,6 +551,10 @@ class DaemonBus(Closing):
             self._irps[seq] = irp
         irp.arm_cancel(self._cancel_routine)
         self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
+        if self._lost is not None and not irp.done:  # lost while it was being registered
+            with self._lock:
+                self._irps.pop(seq, None)
+            self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
         return irp
 
     def _cancel_routine(self, irp: nt.Irp) -> None:
@@ -566,8 +578,11 @@ class DaemonBus(Closing):
         with self._lock:
             self._replies[seq] = slot
         self._send([op, seq, *args])
-        self._may_block()
-        slot.event.wait()
+        self._await(slot.event.is_set, slot.event.wait, None)
+        if not slot.event.is_set():
+            with self._lock:
+                self._replies.pop(seq, None)
+            raise self._dead()
         status, value = slot.value
         if not nt.NT_SUCCESS(status):
             message = value if isinstance(value, str) else ""
@@ -580,30 +595,96 @@ class DaemonBus(Closing):
         except nt.NotSupportedError as exc:
             raise AttributeError(str(exc)) from None
 
-    # --- the reading thread ---------------------------------------------------------------------
-    def _start_reader(self) -> None:
-        thread = threading.Thread(target=self._read_loop, name="parportd client", daemon=True)
-        self._reader = thread
-        thread.start()
+    # --- reading -------------------------------------------------------------------------------
+    # Whoever waits reads: a thread waiting for its reply or completion takes the read lock and
+    # reads the socket itself (no thread switch on the way back), dispatching whatever arrives.
+    # The pump thread reads when nobody waits (completions, notifications), and a thread whose
+    # reply is read by another waits on its own event.
+    def _await(
+        self,
+        ready: Callable[[], bool],
+        block: Callable[[float | None], object],
+        timeout: float | None,
+    ) -> None:
+        """Return once ``ready()`` (or ``timeout`` passed, or the connection is lost), reading
+        the socket in this thread when nobody else does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        me = threading.get_ident()
+        if self._reading == me:  # a callback of the reading thread waits: go on reading here
+            self._read_until(ready, deadline)
+            return
+        while not ready() and self._lost is None:
+            if self._read_lock.acquire(blocking=False):
+                self._reading = me
+                try:
+                    self._read_until(ready, deadline)
+                    self._drain_buffered()
+                finally:
+                    self._reading = None
+                    self._read_lock.release()
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            block(remaining)
 
-    def _may_block(self) -> None:
-        """The calling thread is about to wait: if it is the reading thread, a new one takes
-        over the reading first."""
-        if threading.current_thread() is self._reader and self._lost is None:
-            self._start_reader()
-
-    def _read_loop(self) -> None:
-        me = threading.current_thread()
+    def _read_one(self, deadline: float | None) -> bool:
+        """Read and dispatch one frame (the read lock is held); False if ``deadline`` passed
+        first or the connection is gone."""
         try:
-            while self._reader is me:
-                payload = self._frames.read()
-                if payload is None:
-                    self._connection_lost("parportd closed the connection")
-                    return
-                self._dispatch(p.decode(payload))
+            if not self._frames.buffered():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if not _readable(self._sock, remaining):
+                    return False
+            payload = self._frames.read()
+            if payload is None:
+                self._connection_lost("parportd closed the connection")
+                return False
+            message = p.decode(payload)
         except (OSError, p.ProtocolError, ValueError) as exc:
-            if self._reader is me:
-                self._connection_lost(str(exc))
+            self._connection_lost(str(exc))
+            return False
+        self._dispatch(message)
+        return True
+
+    def _read_until(self, ready: Callable[[], bool], deadline: float | None) -> None:
+        while not ready() and self._lost is None:
+            if not self._read_one(deadline):
+                return
+
+    def _drain_buffered(self) -> None:
+        """Dispatch the whole frames already read (the pump only wakes for new bytes)."""
+        while self._lost is None and self._frames.buffered():
+            if not self._read_one(None):
+                return
+
+    def _pump_loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while self._lost is None:
+                events = poller.poll()
+                if any(fd == self._wake_r for fd, _ in events):
+                    break
+                with self._read_lock:
+                    self._reading = threading.get_ident()
+                    try:
+                        while self._lost is None and (
+                            self._frames.buffered() or _readable(self._sock, 0)
+                        ):
+                            if not self._read_one(None):
+                                break
+                    finally:
+                        self._reading = None
+        finally:
+            with self._read_lock:
+                self._sock.close()
+                os.close(self._wake_r)
+                os.close(self._wake_w)
+                self._wake_r = self._wake_w = -1
 
     def _dispatch(self, message: Any) -> None:
         if not isinstance(message, list) or not message:
@@ -680,9 +761,15 @@ class DaemonBus(Closing):
             self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        if threading.current_thread() is not self._reader:
-            return
-        self._sock.close()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+
+def _readable(sock: socket.socket, timeout: float | None) -> bool:
+    """Whether ``sock`` has bytes (or an end of stream) to read within ``timeout`` seconds."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000))))
 
 
 def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> DaemonBus:

@@ -211,6 +211,14 @@ class FrameReader:
             self._buffer += self._view[:count]
         return True
 
+    def buffered(self) -> bool:
+        """Whether a whole frame has been read already (the next :meth:`read` will not wait)."""
+        have = len(self._buffer) - self._start
+        if have < _LENGTH.size:
+            return False
+        (length,) = _LENGTH.unpack_from(self._buffer, self._start)
+        return have >= _LENGTH.size + int(length)
+
     def read(self) -> bytes | None:
         """The payload of the next frame, or None at a clean end of stream (between frames)."""
         if not self._fill(_LENGTH.size):

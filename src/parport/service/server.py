@@ -801,7 +801,7 @@ class Daemon:
             raise DaemonError(f"cannot set {path}'s group or mode: {exc.strerror or exc}") from None
         info = os.stat(path)
         self._socket_inode = (info.st_dev, info.st_ino)
-        sock.listen(128)
+        sock.listen(max(128, self.config.max_connections))
         return sock
 
     def start(self) -> None:
@@ -835,6 +835,7 @@ class Daemon:
         """Accept connections until :meth:`request_stop`."""
         listener = self._listener
         assert listener is not None
+        listener.setblocking(False)
         with selectors.DefaultSelector() as selector:
             selector.register(listener, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
@@ -846,11 +847,19 @@ class Daemon:
                     self._accept(listener)
 
     def _accept(self, listener: socket.socket) -> None:
-        try:
-            sock, _ = listener.accept()
-        except OSError as exc:
-            log.warning("accept failed: %s", exc)
-            return
+        """Accept every connection waiting (the listener does not block)."""
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(True)
+            self._take(sock)
+
+    def _take(self, sock: socket.socket) -> None:
         with self._lock:
             full = len(self._connections) >= self.config.max_connections or self.stopping
             if not full:
