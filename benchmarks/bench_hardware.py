@@ -31,8 +31,8 @@ from .common import best_of, table
 
 DEVICE = "/dev/parport0"
 BASE = 0x378
-CALLS = 20_000
-REPEATS = 5
+CALLS = 2_000
+REPEATS = 3
 PAYLOAD = 64 * 1024
 WRITE_ROUNDS = 3
 
