@@ -107,8 +107,8 @@ def test_exceptions_carry_the_status_and_the_builtin() -> None:
     assert issubclass(parport.InvalidParameterError, ValueError)
     assert issubclass(parport.NotSupportedError, NotImplementedError)
     assert isinstance(nt.NtStatusError.from_status(0xC0001234), parport.NtStatusError)
-    with pytest.raises(parport.NotSupportedError):
-        parport.connect()
+    with pytest.raises(parport.ParportError, match="start one with: parportd"):
+        parport.connect("/nonexistent/parportd.sock")  # no daemon there: one line, what to do
 
 
 def test_open_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

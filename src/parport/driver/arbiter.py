@@ -45,14 +45,14 @@ class PortArbiter:
 
     def __init__(self, name: str = "port") -> None:
         self.name = name
-        self._lock = threading.RLock()  # re-entrant: wait_for's predicate may query the arbiter
+        self._lock = threading.Lock()  # the queue, and handing the port to a waiter
         self._changed = threading.Condition(self._lock)  # the owner or the queue changed
+        self._busy = threading.Lock()  # held exactly while the port is owned
+        self._hold: dict[int, object] = {}  # {id(owner): owner}: popped once per release
         self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
         self._local = threading.local()  # per thread: grants to deliver (see _deliver)
-        self.allocations = 0  # WMI-style counters
-        self.frees = 0
         # Called outside the lock when the port goes from free to owned (``on_taken``) and from
         # owned to free with nobody waiting (``on_free``).
         self.on_taken: Callable[[], None] | None = None
@@ -72,9 +72,9 @@ class PortArbiter:
         return self._owner is owner
 
     def is_free(self) -> bool:
-        """Nobody owns the port and nobody waits for it (what TryAllocatePort would take)."""
-        with self._lock:
-            return self._owner is None and not self._queue
+        """Nobody owns the port and nobody waits for it (what TryAllocatePort would take).
+        Reads without the lock (the state may change right after, as with any query)."""
+        return self._owner is None and not self._queue
 
     def query_num_waiters(self) -> int:
         """Exactly the queued requests (§10.3). A bus scan waits for the port with an ALLOCATE
@@ -82,14 +82,16 @@ class PortArbiter:
         return len(self._queue)
 
     def waiters(self) -> list[Waiter]:
-        with self._lock:
-            return list(self._queue.values())
+        """The waiters in FIFO order (one consistent snapshot: the copy is made in one step)."""
+        return list(self._queue.values())
 
     def wait_for(
         self, predicate: Callable[[PortArbiter], bool], timeout: float | None = None
     ) -> bool:
-        """Block until ``predicate(arbiter)`` holds (checked at every change of owner or queue);
-        False if ``timeout`` wall-clock seconds pass first."""
+        """Block until ``predicate(arbiter)`` holds (checked at every change of owner or queue,
+        with the arbiter's lock held: the predicate may read ``owner``, ``waiters()``,
+        ``query_num_waiters()`` and ``is_free()``, and must not change anything); False if
+        ``timeout`` wall-clock seconds pass first."""
         with self._changed:
             self._watchers += 1
             try:
@@ -103,16 +105,18 @@ class PortArbiter:
             self._changed.notify_all()
 
     # --- taking the port ------------------------------------------------------------------------
-    def try_allocate(self, owner: object) -> bool:
-        """Take the port if nobody owns it and nobody waits (never queues)."""
-        with self._lock:
-            if self._owner is not None or self._queue:
-                return False
-            self._owner = owner
-            self.allocations += 1
-            if self._watchers:
-                self._changed.notify_all()
-        self._taken(owner)
+    def count_waiters(self, context: object = None) -> int:
+        """QueryNumWaiters (the ``context`` a callback passes is not needed)."""
+        return len(self._queue)
+
+    def try_allocate(self, owner: object, context: object = None) -> bool:
+        """Take the port if nobody owns it and nobody waits (never queues). ``context`` is what
+        the TryAllocatePort callback passes; it is not needed."""
+        if self._queue or not self._busy.acquire(False):
+            return False
+        self._hold[id(owner)] = self._owner = owner
+        if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
+            self._taken(owner)
         return True
 
     def allocate(
@@ -124,12 +128,15 @@ class PortArbiter:
         """Grant now (True: the caller owns the port and completes the request itself) or queue
         the request (False: it is pending and cancellable, and is granted or cancelled later —
         at once, STATUS_CANCELLED, when its cancel flag is already set)."""
+        if not self._queue and self._busy.acquire(False):
+            self._hold[id(owner)] = self._owner = owner
+            if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
+                self._taken(owner)
+            return True
         with self._lock:
-            if self._owner is None and not self._queue:
-                self._owner = owner
-                self.allocations += 1
-                self._notify()
-                granted = True
+            if not self._queue and self._busy.acquire(False):
+                granted = True  # freed meanwhile
+                self._hold[id(owner)] = self._owner = owner
             else:
                 granted = False
                 cancelled_now = not irp.arm_cancel(self._cancel_routine)
@@ -143,9 +150,15 @@ class PortArbiter:
             return True
         if cancelled_now:
             irp.complete(nt.STATUS_CANCELLED)
+        elif not self._busy.locked():
+            self._rescue()  # the owner let go while this request was being queued
         return False
 
     def _taken(self, owner: object) -> None:
+        """The port went from free to ``owner``'s: wake watchers, tell the hooks."""
+        if self._watchers:
+            with self._lock:
+                self._changed.notify_all()
         taken = self.on_taken
         if taken is not None:
             taken()
@@ -162,13 +175,42 @@ class PortArbiter:
     # --- giving it back -------------------------------------------------------------------------
     def free(self, owner: object) -> bool:
         """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter. The
-        port's seam calls this once it has ended what the owner had on the wire."""
+        port's seam calls this once it has ended what the owner had on the wire.
+
+        Ownership is the ``_busy`` lock, held exactly while the port is owned and passed from
+        one owner to the next when a waiter is granted, with ``_hold`` — one entry, popped by
+        exactly one release. Taking a free port and letting it go with nobody waiting need
+        neither the arbiter's lock; a request queued meanwhile is granted by whoever takes
+        ``_busy`` back after seeing it (:meth:`_rescue`). Handing the port to a waiter takes
+        the arbiter's lock."""
+        if not self._queue:
+            if self._hold.pop(id(owner), None) is not owner:
+                return self._not_owner(owner)
+            self._owner = None
+            self._busy.release()
+            if self._watchers:
+                with self._lock:
+                    self._changed.notify_all()
+            changed = self.on_owner_change
+            if changed is not None:
+                changed(None)
+            idle = self.on_free
+            if idle is not None:
+                idle()
+            if self._queue:
+                self._rescue()
+            return True
         with self._lock:
-            if self._owner is not owner:
-                log.debug("%s: free by %r, which does not own the port", self.name, owner)
-                return False
-            self.frees += 1
-            waiter = self._next_locked()
+            if self._hold.pop(id(owner), None) is not owner:
+                waiter = None
+                freed = False
+            else:
+                freed = True
+                waiter = self._next_locked()
+                if waiter is None:
+                    self._busy.release()
+        if not freed:
+            return self._not_owner(owner)
         changed = self.on_owner_change
         if changed is not None:
             changed(None if waiter is None else waiter.owner)
@@ -176,9 +218,32 @@ class PortArbiter:
             idle = self.on_free
             if idle is not None:
                 idle()
+            if self._queue:
+                self._rescue()
         else:
             self._deliver(waiter)
         return True
+
+    def _not_owner(self, owner: object) -> bool:
+        log.debug("%s: free by %r, which does not own the port", self.name, owner)
+        return False
+
+    def _rescue(self) -> None:
+        """Grant the head waiter if the port is free: requests queued while the owner let go."""
+        while self._queue and self._busy.acquire(False):
+            with self._lock:
+                waiter = self._next_locked()
+                if waiter is None:
+                    self._busy.release()
+                    continue
+            taken = self.on_taken
+            if taken is not None:
+                taken()
+            changed = self.on_owner_change
+            if changed is not None:
+                changed(waiter.owner)
+            self._deliver(waiter)
+            return
 
     def _next_locked(self) -> Waiter | None:
         """The next owner (the lock is held): the oldest waiter whose cancel is not racing."""
@@ -188,12 +253,13 @@ class PortArbiter:
             _, waiter = queue.popitem(last=False)
             if not waiter.irp.disarm_cancel():
                 continue  # a cancel is completing it right now; the next one may have the port
-            self._owner = waiter.owner
-            self.allocations += 1
+            self._hold.clear()
+            self._hold[id(waiter.owner)] = self._owner = waiter.owner
             if self.trace is not None:
                 self.trace.append(("granted", waiter.irp))
             return waiter
         self._owner = None
+        self._hold.clear()
         return None
 
     def _deliver(self, waiter: Waiter) -> None:

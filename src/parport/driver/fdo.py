@@ -13,6 +13,7 @@ release goes through the port's seam (:mod:`.seam`), which this object is.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -120,7 +121,7 @@ class ParallelPort(DeviceObject, PortSeam):
 
     # --- allocation -----------------------------------------------------------------------------
     def _allocate(self, irp: nt.Irp) -> None:
-        if irp.cancelled:
+        if irp._cancelled:
             irp.complete(nt.STATUS_CANCELLED)
         elif self.arbiter.allocate(irp, irp.handle):
             irp.complete(nt.STATUS_SUCCESS)
@@ -128,11 +129,10 @@ class ParallelPort(DeviceObject, PortSeam):
     def _free(self, irp: nt.Irp) -> None:
         # A27: what the owner selected is deselected before the port is freed; A4: a non-owner
         # changes nothing.
-        if self.owns(irp.handle):
-            self.release(irp.handle)
-            irp.complete(nt.STATUS_SUCCESS)
-        else:
+        if self.release(irp.handle) == nt.STATUS_INVALID_DEVICE_STATE:
             irp.complete(nt.STATUS_INVALID_DEVICE_STATE)
+        else:
+            irp.complete(nt.STATUS_SUCCESS)
 
     # --- information ----------------------------------------------------------------------------
     def _span(self) -> int:
@@ -163,11 +163,11 @@ class ParallelPort(DeviceObject, PortSeam):
     def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:
         arbiter = self.arbiter
         if what == "try_allocate":
-            return lambda context=0: arbiter.try_allocate(file)
+            return functools.partial(arbiter.try_allocate, file)  # called with the context
         if what == "free":
-            return lambda context=0: self._free_callback(file)
+            return functools.partial(self.release, file)  # A4: a no-op from a non-owner
         if what == "waiters":
-            return lambda context=0: len(arbiter._queue)
+            return functools.partial(arbiter.count_waiters)
         if what == "set_chip":
             return lambda context, mode: self.set_chip_mode(file, mode)
         if what == "clear_chip":
@@ -177,10 +177,6 @@ class ParallelPort(DeviceObject, PortSeam):
         if what == "deselect":
             return lambda context, command: self.deselect_device(file, as_command(command))
         raise KeyError(what)
-
-    def _free_callback(self, owner: object) -> None:
-        if self.release(owner) == nt.STATUS_INVALID_DEVICE_STATE:
-            log.info("%s: FreePort callback from a non-owner ignored (A4)", self.name)
 
     def more_information(self) -> nt.MORE_PARALLEL_PORT_INFORMATION:
         irq = self.backend.capabilities.irq or 0

@@ -32,6 +32,9 @@ __all__ = ["DeviceObject", "FileObject", "Handle", "IoManager", "normalize_name"
 log = logging.getLogger(__name__)
 
 MAX_COLLISIONS = 9
+_INTERNAL = nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+_DEVICE = nt.IRP_MJ_DEVICE_CONTROL
+_WRITE = nt.IRP_MJ_WRITE
 CREATE_WAITS_FOR_CLOSE_S = 10.0  # an open of an exclusive device waits this long for a close
 
 
@@ -143,26 +146,33 @@ class FileObject(PortOwner):
         return self._closed or self._dropped
 
     def submit(self, irp: nt.Irp) -> nt.Irp:
-        """Dispatch ``irp`` to the device (the handle must be open)."""
+        """Dispatch ``irp`` to the device (the handle must be open).
+
+        Rundown without a lock on this path: the dispatching thread enters ``_inside`` and only
+        then looks at ``_closed``; a close sets ``_closed`` and only then looks at ``_inside``
+        (under its lock). Either the close sees the dispatch and waits for it, or the dispatch
+        sees the close and backs out."""
         me = get_ident()
-        with self._lock:
+        inside = self._inside
+        inside.append(me)
+        try:
             if self._closed:
                 raise nt.NtStatusError.from_status(
                     nt.STATUS_INVALID_DEVICE_REQUEST, f"{self.name}: the handle is closed"
                 )
-            self._inside.append(me)
-        try:
             self.device.dispatch(irp)
-        except Exception as exc:
+        except nt.NtStatusError:
+            raise
+        except Exception as exc:  # a driver bug: the request still completes
             log.exception("%r: dispatch of %r raised", self.device, irp)
             if not irp.done:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)
             if isinstance(exc, nt.IrpAlreadyCompletedError):
                 raise
         finally:
-            with self._lock:
-                self._inside.remove(me)
-                if self._closed and not self._inside:
+            inside.remove(me)
+            if self._closed:
+                with self._lock:
                     self._drained.notify_all()
         return irp
 
@@ -202,6 +212,21 @@ class FileObject(PortOwner):
         return f"<file {self.name}{' closed' if self._closed else ''}>"
 
 
+def _checked(code: Any, data: Any, output_length: Any) -> bytes:
+    """A request's arguments checked, each wrong one named; the input as bytes."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"input must be bytes, not {type(data).__name__}")
+    if type(output_length) is not int:  # bool is refused too
+        raise TypeError(f"output_length must be an int, not {type(output_length).__name__}")
+    if output_length < 0:
+        raise ValueError(f"output_length must be >= 0, not {output_length}")
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
+    if not 0 <= code <= 0xFFFFFFFF:
+        raise ValueError(f"an IOCTL code is a 32-bit value, not {code!r}")
+    return bytes(data)
+
+
 class Handle(Closing):
     """An open handle: sends requests to its device object. Thread-safe; ``close()`` idempotent
     (and returns once the handle is closed, whichever thread closes it). A handle that becomes
@@ -238,16 +263,17 @@ class Handle(Closing):
         return self.file.closed
 
     # --- non-blocking ---------------------------------------------------------------------------
-    def _submit(self, major: int, code: int, data: Any, output_length: Any) -> nt.Irp:
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"input must be bytes, not {type(data).__name__}")
-        if type(output_length) is not int:  # bool is refused too
-            raise TypeError(f"output_length must be an int, not {type(output_length).__name__}")
-        if output_length < 0:
-            raise ValueError(f"output_length must be >= 0, not {output_length}")
-        if type(code) is not int and not isinstance(code, int):
-            raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
-        return self.file.submit(nt.Irp(major, code, data, output_length, self.file))
+    def _submit(self, major: nt.IRP_MJ, code: Any, data: Any, output_length: Any) -> nt.Irp:
+        if (
+            type(data) is not bytes
+            or type(output_length) is not int
+            or type(code) is not int
+            or output_length < 0
+            or not 0 <= code <= 0xFFFFFFFF
+        ):
+            data = _checked(code, data, output_length)
+        file = self.file
+        return file.submit(nt.Irp._trusted(major, code, data, output_length, file))
 
     def submit_internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0
@@ -283,6 +309,9 @@ class Handle(Closing):
     # --- blocking -------------------------------------------------------------------------------
     @staticmethod
     def _finish(irp: nt.Irp, timeout: float | None) -> nt.IoStatus:
+        result = irp.result
+        if result is not None:
+            return result  # answered during dispatch
         result = irp.wait(timeout)
         if result is None:
             # Cancel it: a queued request completes STATUS_CANCELLED at once; one being worked
@@ -295,20 +324,20 @@ class Handle(Closing):
     def internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
-        return self._finish(
-            self.submit_internal_device_control(code, input, output_length), timeout
-        )
+        irp = self._submit(_INTERNAL, code, input, output_length)
+        result = irp._result
+        return result if result is not None else self._finish(irp, timeout)
 
     def device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
-        return self._finish(self.submit_device_control(code, input, output_length), timeout)
+        return self._finish(self._submit(_DEVICE, code, input, output_length), timeout)
 
     def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
         return self._finish(self.submit_read(length), timeout)
 
     def write(self, data: bytes, timeout: float | None = None) -> nt.IoStatus:
-        return self._finish(self.submit_write(data), timeout)
+        return self._finish(self._submit(_WRITE, 0, data, 0), timeout)
 
     def query_information(self, info_class: int, length: int) -> nt.IoStatus:
         return self._finish(self.submit_query_information(info_class, length), None)

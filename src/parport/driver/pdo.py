@@ -107,6 +107,7 @@ class ParallelDevice(DeviceObject, PortOwner):
     """A device on the port (see the module docstring)."""
 
     exclusive = True
+    notify_release = True
 
     def __init__(
         self,

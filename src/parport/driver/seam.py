@@ -48,6 +48,7 @@ class PortOwner:
     :meth:`port_released` is called when the seam takes the port from it, by whatever path."""
 
     __slots__ = ()
+    notify_release = False  # whether port_released does anything (devices: yes)
 
     def port_released(self) -> None:
         """The port is no longer this owner's (called before the next owner is granted)."""
@@ -141,12 +142,14 @@ class PortSeam:
         the granting thread (default: ``irp`` completes STATUS_SUCCESS)."""
         return self.arbiter.allocate(irp, owner, on_grant)
 
-    def release(self, owner: object) -> Status:
+    def release(self, owner: object, context: object = None) -> Status:
         """End ``owner``'s hold on the port: terminate an IEEE 1284 session, deselect what it
         selected (A27), tell it, free the port (the next waiter is granted). The deselect's
         status (the port is freed even when it failed, A2/A6); STATUS_INVALID_DEVICE_STATE,
-        touching nothing, when ``owner`` does not own the port (A4)."""
-        if not self.arbiter.owned_by(owner):
+        touching nothing, when ``owner`` does not own the port (A4). It is also the FreePort
+        callback (``context`` is what that passes; it is not needed)."""
+        arbiter = self.arbiter
+        if arbiter._owner is not owner:
             return nt.STATUS_INVALID_DEVICE_STATE
         status: int = nt.STATUS_SUCCESS
         if self._selection is not None or self.session.connected:
@@ -155,10 +158,9 @@ class PortSeam:
                     self.session.terminate()
                 if self._selection is not None:
                     status = self._wire_deselect(self._selection.target)
-        released = getattr(owner, "port_released", None)
-        if released is not None:
-            released()
-        self.arbiter.free(owner)
+        if getattr(owner, "notify_release", False):
+            owner.port_released()  # type: ignore[attr-defined]
+        arbiter.free(owner)
         return status
 
     # --- the wire -------------------------------------------------------------------------------

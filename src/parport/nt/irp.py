@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .ioctl import ioctl_name
 from .major import IRP_MJ
@@ -34,19 +33,24 @@ __all__ = ["CancelRoutine", "IoStatus", "Irp", "IrpAlreadyCompletedError", "IrpC
 log = logging.getLogger(__name__)
 
 _MAJORS = {int(m): m for m in IRP_MJ}
+_PENDING = int(NTSTATUS.STATUS_PENDING)
+_WRITE = IRP_MJ.IRP_MJ_WRITE
+_allocate_lock = threading.Lock
 CancelRoutine = Callable[["Irp"], None]
 IrpCallback = Callable[["Irp"], None]
+
+
+_new = object.__new__
 
 
 class IrpAlreadyCompletedError(RuntimeError):
     """A request was completed a second time (a driver bug, never silently ignored)."""
 
 
-@dataclass(frozen=True, slots=True)
-class IoStatus:
+class IoStatus(NamedTuple):
     """The final result of a request: ``IoStatus.Status``, ``IoStatus.Information`` and the bytes
     returned in the output buffer (``len(output) == information`` except for writes, where
-    Information counts the bytes written and nothing is returned)."""
+    Information counts the bytes written and nothing is returned). Immutable."""
 
     status: int
     information: int = 0
@@ -59,6 +63,9 @@ class IoStatus:
 
     def __str__(self) -> str:
         return f"{status_name(self.status)}, Information {self.information}"
+
+
+_SUCCESS = IoStatus(0, 0, b"")
 
 
 class Irp:
@@ -95,15 +102,15 @@ class Irp:
             raise ValueError(f"{major_function!r} is not an IRP major function code")
         self.major_function = major
         self.code = code
-        self.input = bytes(input)
+        self.input = input if type(input) is bytes else bytes(input)
         self.output_length = output_length
         self.handle = handle
-        self._lock = threading.Lock()
+        self._lock = _allocate_lock()
         self._result: IoStatus | None = None
         self._cancelled = False
         self._cancel_routine: CancelRoutine | None = None
         self._event: threading.Event | None = None
-        self._callbacks: list[IrpCallback] = []
+        self._callbacks: list[IrpCallback] | None = None
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -132,23 +139,10 @@ class Irp:
 
     def complete(self, status: int, information: int = 0, output: bytes = b"") -> None:
         """Complete the request once; wake waiters, then run callbacks outside the lock."""
-        if status == NTSTATUS.STATUS_PENDING:
-            raise ValueError("a request cannot be completed with STATUS_PENDING")
-        if not 0 <= status <= 0xFFFFFFFF:
-            raise ValueError(f"not an NTSTATUS value: {status!r}")
-        if information < 0:
-            raise ValueError(f"Information must be >= 0, not {information}")
-        output = bytes(output)
-        if self.major_function == IRP_MJ.IRP_MJ_WRITE:
-            if output:
-                raise ValueError("a write returns no output bytes")
-        elif information != len(output):
-            raise ValueError(f"Information {information} != {len(output)} output bytes")
-        elif len(output) > self.output_length:
-            raise ValueError(
-                f"{len(output)} output bytes exceed the buffer of {self.output_length}"
-            )
-        result = IoStatus(int(status), information, output)
+        if not status and not information and not output:
+            result = _SUCCESS  # the common case, valid as it stands
+        else:
+            result = self._checked_result(status, information, output)
         with self._lock:
             if self._result is not None:
                 raise IrpAlreadyCompletedError(
@@ -158,11 +152,53 @@ class Irp:
             self._cancel_routine = None
             event = self._event
             callbacks = self._callbacks
-            self._callbacks = []
+            self._callbacks = None
         if event is not None:
             event.set()
-        for callback in callbacks:
-            self._run_callback(callback)
+        if callbacks:
+            for callback in callbacks:
+                self._run_callback(callback)
+
+    def _checked_result(self, status: int, information: int, output: bytes) -> IoStatus:
+        if not 0 <= status <= 0xFFFFFFFF or status == _PENDING:
+            raise ValueError(f"a request cannot be completed with {status!r}")
+        if output:
+            if type(output) is not bytes:
+                output = bytes(output)
+            if self.major_function is _WRITE:
+                raise ValueError("a write returns no output bytes")
+            if information != len(output):
+                raise ValueError(f"Information {information} != {len(output)} output bytes")
+            if information > self.output_length:
+                raise ValueError(
+                    f"{len(output)} output bytes exceed the buffer of {self.output_length}"
+                )
+        elif information and self.major_function is not _WRITE:
+            raise ValueError(f"Information {information} != 0 output bytes")
+        elif information < 0:
+            raise ValueError(f"Information must be >= 0, not {information}")
+        return IoStatus(status if type(status) is int else int(status), information, output or b"")
+
+    @classmethod
+    def _trusted(
+        cls, major_function: IRP_MJ, code: int, input: bytes, output_length: int, handle: object
+    ) -> Irp:
+        """A request from arguments its caller has checked already (the I/O manager's path:
+        ``major_function`` a member of IRP_MJ, ``code`` a 32-bit int, ``input`` bytes,
+        ``output_length`` >= 0)."""
+        irp = _new(cls)
+        irp.major_function = major_function
+        irp.code = code
+        irp.input = input
+        irp.output_length = output_length
+        irp.handle = handle
+        irp._lock = _allocate_lock()
+        irp._result = None
+        irp._cancelled = False
+        irp._cancel_routine = None
+        irp._event = None
+        irp._callbacks = None
+        return irp
 
     def complete_struct(self, struct: NtStruct) -> None:
         """Complete with ``struct`` as the output, or STATUS_BUFFER_TOO_SMALL (nothing written)
@@ -177,7 +213,10 @@ class Irp:
         """Call ``callback(irp)`` after completion (at once, in this thread, if already done)."""
         with self._lock:
             if self._result is None:
-                self._callbacks.append(callback)
+                if self._callbacks is None:
+                    self._callbacks = [callback]
+                else:
+                    self._callbacks.append(callback)
                 return
         self._run_callback(callback)
 
