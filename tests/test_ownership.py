@@ -14,7 +14,8 @@ import pytest
 from driver_helpers import PORT, bus, command, emu
 from parport import nt
 from parport.driver import ParallelBus, ParallelDevice
-from parport.hw.emu import Fault
+from parport.hw.emu import EmulatedPort, Fault
+from parport.hw.emu.topology import build_chain
 
 WAIT = 30.0
 LOCK, UNLOCK = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
@@ -335,4 +336,60 @@ def test_several_ports_on_one_bus() -> None:
     p1.internal_device_control(FREE)
     assert late.wait(WAIT) is not None and late.status == nt.STATUS_SUCCESS
     assert bytes(b.ports[1].backend.chain[0].received) == b"two"  # type: ignore[attr-defined]
+    b.close()
+
+
+class _SharedPort(EmulatedPort):
+    """An emulated port shared with the system, as ppdev is: claim and release are counted."""
+
+    shared = True
+
+    def __init__(self, fail_claims: int = 0) -> None:
+        super().__init__(build_chain([{"kind": "daisy"}, {"kind": "printer"}]))
+        self.events: list[str] = []
+        self.fail_claims = fail_claims
+
+    def claim(self) -> None:
+        if self.fail_claims:
+            self.fail_claims -= 1
+            self.events.append("claim failed")
+            raise OSError("the port is held by another driver")
+        self.events.append("claim")
+
+    def release(self) -> None:
+        self.events.append("release")
+
+
+def test_the_system_claim_is_held_exactly_while_the_arbiter_has_granted_the_port() -> None:
+    port = _SharedPort()
+    b = ParallelBus(port)
+    port.events.clear()
+    p1, p2 = b.create_file(PORT), b.create_file(PORT)
+    assert p1.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    waiting = p2.submit_internal_device_control(ALLOCATE)
+    assert port.events == ["claim"]
+    p1.internal_device_control(FREE)  # handed straight to p2: the claim stays
+    assert waiting.wait(WAIT) is not None and port.events == ["claim"]
+    p2.internal_device_control(FREE)
+    assert port.events == ["claim", "release"] and b.check() == []
+    h = b.create_file("LPT1.0")
+    assert h.write(b"x", timeout=WAIT).information == 1  # an automatic allocation claims too
+    assert port.events == ["claim", "release", "claim", "release"]
+    b.close()
+
+
+def test_a_failed_system_claim_keeps_ownership_consistent_and_the_next_owner_retries() -> None:
+    port = _SharedPort()
+    b = ParallelBus(port)
+    port.fail_claims = 1
+    port.events.clear()
+    p1 = b.create_file(PORT)
+    assert p1.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    assert port.events == ["claim failed"] and b.check() == []
+    assert b.fdo.claim_error is not None
+    p1.internal_device_control(FREE)
+    assert p1.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    assert port.events == ["claim failed", "claim"] and b.fdo.claim_error is None
+    p1.internal_device_control(FREE)
+    assert port.events[-1] == "release" and b.check() == []
     b.close()

@@ -53,9 +53,10 @@ class PortArbiter:
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
         self._local = threading.local()  # per thread: grants to deliver (see _deliver)
-        # Called outside the lock when the port goes from free to owned (``on_taken``) and from
-        # owned to free with nobody waiting (``on_free``).
-        self.on_taken: Callable[[], None] | None = None
+        # Called outside the lock: with each new owner, whether it took a free port or was
+        # granted it after a wait (``on_taken``), and when the port goes from owned to free with
+        # nobody waiting (``on_free``).
+        self.on_taken: Callable[[object], None] | None = None
         self.on_free: Callable[[], None] | None = None
         # For tests and diagnostics: called outside the lock with each new owner (None: free).
         self.on_owner_change: Callable[[object | None], None] | None = None
@@ -161,7 +162,7 @@ class PortArbiter:
                 self._changed.notify_all()
         taken = self.on_taken
         if taken is not None:
-            taken()
+            taken(owner)
         changed = self.on_owner_change
         if changed is not None:
             changed(owner)
@@ -211,18 +212,28 @@ class PortArbiter:
                     self._busy.release()
         if not freed:
             return self._not_owner(owner)
+        if waiter is not None:
+            self._handed(waiter)
+            return True
         changed = self.on_owner_change
         if changed is not None:
-            changed(None if waiter is None else waiter.owner)
-        if waiter is None:
-            idle = self.on_free
-            if idle is not None:
-                idle()
-            if self._queue:
-                self._rescue()
-        else:
-            self._deliver(waiter)
+            changed(None)
+        idle = self.on_free
+        if idle is not None:
+            idle()
+        if self._queue:
+            self._rescue()
         return True
+
+    def _handed(self, waiter: Waiter) -> None:
+        """The port went to ``waiter``: tell the hooks, then run its grant."""
+        taken = self.on_taken
+        if taken is not None:
+            taken(waiter.owner)
+        changed = self.on_owner_change
+        if changed is not None:
+            changed(waiter.owner)
+        self._deliver(waiter)
 
     def _not_owner(self, owner: object) -> bool:
         log.debug("%s: free by %r, which does not own the port", self.name, owner)
@@ -236,13 +247,7 @@ class PortArbiter:
                 if waiter is None:
                     self._busy.release()
                     continue
-            taken = self.on_taken
-            if taken is not None:
-                taken()
-            changed = self.on_owner_change
-            if changed is not None:
-                changed(waiter.owner)
-            self._deliver(waiter)
+            self._handed(waiter)
             return
 
     def _next_locked(self) -> Waiter | None:

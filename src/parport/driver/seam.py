@@ -81,6 +81,7 @@ class PortSeam:
         self._selection: Selection | None = None
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
+        self.claim_error: Exception | None = None  # the last claim from the system that failed
         self.on_free: Callable[[], None] | None = None  # freed with nobody waiting
         self.violations: list[str] = []  # what check() found broken at a waiting point
         if backend.shared:
@@ -241,11 +242,22 @@ class PortSeam:
         return count
 
     # --- the system's claim (shared backends) ---------------------------------------------------
-    def _system_claim(self) -> None:
+    def _system_claim(self, owner: object) -> None:
+        """A new owner: make sure the port is claimed from the system. A claim that fails (the
+        kernel's port hung, or another driver holding it) leaves the port with its owner, whose
+        wire accesses then fail with the backend's error; the next owner tries again."""
         with self._claim_lock:
-            if self.arbiter.owner is not None and not self._system_claimed:
+            if self.arbiter.owner is None or self._system_claimed:
+                return
+            try:
                 self.backend.claim()
-                self._system_claimed = True
+            except Exception as exc:
+                if self.claim_error is None:
+                    log.error("%s: the port could not be claimed: %s", self.arbiter.name, exc)
+                self.claim_error = exc
+                return
+            self._system_claimed = True
+            self.claim_error = None
 
     def _freed(self) -> None:
         with self._claim_lock:
@@ -279,6 +291,9 @@ class PortSeam:
                 f"{selection.target} {selection.command.ID} is selected for "
                 f"{selection.owner!r}, but the port is {owner!r}'s"
             )
-        if self.backend.shared and self._system_claimed != (owner is not None):
-            problems.append("the system's claim does not follow the arbiter")
+        if self.backend.shared:
+            stray = owner is None and self._system_claimed
+            missing = owner is not None and not self._system_claimed and self.claim_error is None
+            if stray or missing:
+                problems.append("the system's claim does not follow the arbiter")
         return problems
