@@ -4,6 +4,7 @@ both runs must agree; test_facade's contract tests run the same way, unchanged."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -297,3 +298,24 @@ def test_bus_close_closes_every_handle(open_bus: Opener) -> None:
     with pytest.raises(parport.NtStatusError):
         bus.create_file("LPT1.4")
     bus.close()  # idempotent
+
+
+def test_completion_callbacks_may_block_and_completions_arrive_unwaited(open_bus: Opener) -> None:
+    bus = open_bus()
+    h0, h4 = bus.create_file("LPT1.0"), bus.create_file("LPT1.4")
+    assert h0.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    seen: list[object] = []
+
+    def then_ask(irp: nt.Irp) -> None:  # a blocking call inside a completion callback
+        seen.append(h4.device_control(nt.IOCTL_IEEE1284_GET_MODE, b"", 4).status)
+
+    queued = h4.submit_write(b"later")
+    queued.add_done_callback(then_ask)
+    unlock = h0.submit_internal_device_control(UNLOCK)
+    deadline = time.monotonic() + WAIT
+    while not (unlock.done and queued.done and seen):  # nobody waits: the completions come
+        assert time.monotonic() < deadline, "completions did not arrive"
+    assert unlock.status == queued.status == nt.STATUS_SUCCESS
+    assert seen == [nt.STATUS_SUCCESS]
+    h0.close()
+    h4.close()

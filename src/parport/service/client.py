@@ -9,8 +9,9 @@ emulated port a read-only view of the emulated chain (``bus.hardware.chain``).
 
 Whoever waits reads: a thread blocked in ``irp.wait()`` or a blocking call reads the socket
 itself and completes what arrives (no thread switch on the way back); a pump thread reads when
-nobody waits. Completion callbacks therefore run on whichever of these threads read the
-completion; a callback may itself wait (the reading goes on in it), so nothing waits for itself.
+nobody has waited for 5 ms (what arrives in between is delivered at most that much later).
+Completion callbacks run on whichever thread read the completion; a callback may itself wait
+(the reading goes on in it), so nothing waits for itself.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SPEC_PREFIX = "parportd:"
 CONNECT_TIMEOUT_S = 10.0  # for the handshake
+PUMP_GRACE_S = 0.005  # the pump reads again once no thread has waited for this long
 READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
 
 
@@ -85,11 +87,18 @@ def resolve_address(address: str | None) -> str:
 class _Slot:
     """Where a reply waits for the thread that asked."""
 
-    __slots__ = ("event", "value")
+    __slots__ = ("done", "value")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.done = False
         self.value: tuple[int, Any] = (nt.STATUS_PENDING, None)
+
+    def set(self, value: tuple[int, Any]) -> None:
+        self.value = value
+        self.done = True
+
+    def ready(self) -> bool:
+        return self.done
 
 
 class RemoteIrp(nt.Irp):
@@ -103,8 +112,7 @@ class RemoteIrp(nt.Irp):
 
     def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
         if not self.done:
-            base = super().wait
-            self.bus._await(lambda: self.done, base, timeout)
+            self.bus._await(lambda: self.done, timeout)
         return self.result
 
 
@@ -441,8 +449,12 @@ class DaemonBus(Closing):
         self._lost: str | None = None
         self._closed = False
         self._hardware_view: RemoteHardware | None = None
-        self._read_lock = threading.Lock()  # held by the thread reading the socket
-        self._reading: int | None = None  # that thread's ident
+        self._state = threading.Condition()  # who reads the socket, who waits
+        self._reading: int | None = None  # the reading thread's ident
+        self._waiters = 0  # threads in _await
+        self._blocked = 0  # of them, those sleeping while another reads
+        self._last_wait = 0.0  # when a waiting thread last left (time.monotonic())
+        self._pump_polling = False
         self._wake_r, self._wake_w = os.pipe()  # tells the pump to stop
         self._pump = threading.Thread(target=self._pump_loop, name="parportd client", daemon=True)
         self._pump.start()
@@ -578,8 +590,8 @@ class DaemonBus(Closing):
         with self._lock:
             self._replies[seq] = slot
         self._send([op, seq, *args])
-        self._await(slot.event.is_set, slot.event.wait, None)
-        if not slot.event.is_set():
+        self._await(slot.ready, None)
+        if not slot.done:
             with self._lock:
                 self._replies.pop(seq, None)
             raise self._dead()
@@ -596,16 +608,13 @@ class DaemonBus(Closing):
             raise AttributeError(str(exc)) from None
 
     # --- reading -------------------------------------------------------------------------------
-    # Whoever waits reads: a thread waiting for its reply or completion takes the read lock and
-    # reads the socket itself (no thread switch on the way back), dispatching whatever arrives.
-    # The pump thread reads when nobody waits (completions, notifications), and a thread whose
-    # reply is read by another waits on its own event.
-    def _await(
-        self,
-        ready: Callable[[], bool],
-        block: Callable[[float | None], object],
-        timeout: float | None,
-    ) -> None:
+    # Whoever waits reads: a thread waiting for its reply or completion becomes the reader (one
+    # at a time, under ``_state``) and reads the socket itself — no thread switch on the way
+    # back — dispatching whatever arrives; other waiting threads sleep on ``_state`` until their
+    # result is in or the reader leaves. The pump thread reads only once no thread has waited for
+    # PUMP_GRACE_S, so that a client making request after request never has two threads woken
+    # by one reply.
+    def _await(self, ready: Callable[[], bool], timeout: float | None) -> None:
         """Return once ``ready()`` (or ``timeout`` passed, or the connection is lost), reading
         the socket in this thread when nobody else does."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -613,24 +622,47 @@ class DaemonBus(Closing):
         if self._reading == me:  # a callback of the reading thread waits: go on reading here
             self._read_until(ready, deadline)
             return
-        while not ready() and self._lost is None:
-            if self._read_lock.acquire(blocking=False):
-                self._reading = me
+        state = self._state
+        with state:
+            self._waiters += 1
+            polling = self._pump_polling
+        if polling:  # the pump stands down while threads wait (they read)
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"w")
+        try:
+            while not ready() and self._lost is None:
+                with state:
+                    if self._reading is None:
+                        self._reading = me
+                    else:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            return
+                        self._blocked += 1
+                        try:
+                            state.wait(remaining)
+                        finally:
+                            self._blocked -= 1
+                        continue
                 try:
                     self._read_until(ready, deadline)
                     self._drain_buffered()
                 finally:
-                    self._reading = None
-                    self._read_lock.release()
+                    with state:
+                        self._reading = None
+                        if self._blocked:
+                            state.notify_all()
                 return
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return
-            block(remaining)
+        finally:
+            with state:
+                self._waiters -= 1
+                self._last_wait = time.monotonic()
+                if not self._waiters:
+                    state.notify_all()  # the pump's grace period starts
 
     def _read_one(self, deadline: float | None) -> bool:
-        """Read and dispatch one frame (the read lock is held); False if ``deadline`` passed
-        first or the connection is gone."""
+        """Read and dispatch one frame (this thread is the reader); False if ``deadline``
+        passed first or the connection is gone."""
         try:
             if not self._frames.buffered():
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -647,6 +679,9 @@ class DaemonBus(Closing):
             self._connection_lost(str(exc))
             return False
         self._dispatch(message)
+        if self._blocked:
+            with self._state:
+                self._state.notify_all()
         return True
 
     def _read_until(self, ready: Callable[[], bool], deadline: float | None) -> None:
@@ -664,23 +699,44 @@ class DaemonBus(Closing):
         poller = select.poll()
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
+        state = self._state
+        me = threading.get_ident()
         try:
             while self._lost is None:
-                events = poller.poll()
+                with state:
+                    while self._lost is None and (
+                        self._waiters or time.monotonic() - self._last_wait < PUMP_GRACE_S
+                    ):
+                        idle = time.monotonic() - self._last_wait
+                        state.wait(None if self._waiters else PUMP_GRACE_S - idle)
+                    self._pump_polling = True
+                try:
+                    events = poller.poll()
+                finally:
+                    with state:
+                        self._pump_polling = False
                 if any(fd == self._wake_r for fd, _ in events):
-                    break
-                with self._read_lock:
-                    self._reading = threading.get_ident()
-                    try:
-                        while self._lost is None and (
-                            self._frames.buffered() or _readable(self._sock, 0)
-                        ):
-                            if not self._read_one(None):
-                                break
-                    finally:
+                    os.read(self._wake_r, 512)
+                    continue
+                with state:
+                    if self._reading is not None or self._waiters:
+                        continue  # a waiting thread reads
+                    self._reading = me
+                try:
+                    while self._lost is None and (
+                        self._frames.buffered() or _readable(self._sock, 0)
+                    ):
+                        if not self._read_one(None):
+                            break
+                finally:
+                    with state:
                         self._reading = None
+                        state.notify_all()
         finally:
-            with self._read_lock:
+            with state:
+                while self._reading is not None:
+                    state.wait()
+                self._reading = -1  # nobody reads a closed socket
                 self._sock.close()
                 os.close(self._wake_r)
                 os.close(self._wake_w)
@@ -702,16 +758,14 @@ class DaemonBus(Closing):
             with self._lock:
                 slot = self._replies.pop(seq, None)
             if slot is not None:
-                slot.value = (status, value)
-                slot.event.set()
+                slot.set((status, value))
         elif kind == p.MSG_ERROR:
             _, seq, status, text = message
             with self._lock:
                 slot = self._replies.pop(seq, None)
                 irp = self._irps.pop(seq, None) if slot is None else None
             if slot is not None:
-                slot.value = (status, text)
-                slot.event.set()
+                slot.set((status, text))
             elif irp is not None:
                 log.warning("parportd refused %r: %s", irp, text)
                 self._complete(irp, status, 0, b"")
@@ -755,14 +809,15 @@ class DaemonBus(Closing):
             replies = list(self._replies.values())
             self._replies.clear()
         for slot in replies:
-            slot.value = (nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({reason})")
-            slot.event.set()
+            slot.set((nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({reason})"))
         for irp in irps:
             self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
+        with self._state:
+            self._state.notify_all()
 
 
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
