@@ -656,9 +656,7 @@ class DaemonBus(Closing):
         finally:
             with state:
                 self._waiters -= 1
-                self._last_wait = time.monotonic()
-                if not self._waiters:
-                    state.notify_all()  # the pump's grace period starts
+                self._last_wait = time.monotonic()  # the pump looks at it on its own time
 
     def _read_one(self, deadline: float | None) -> bool:
         """Read and dispatch one frame (this thread is the reader); False if ``deadline``
@@ -704,11 +702,11 @@ class DaemonBus(Closing):
         try:
             while self._lost is None:
                 with state:
-                    while self._lost is None and (
-                        self._waiters or time.monotonic() - self._last_wait < PUMP_GRACE_S
-                    ):
+                    while self._lost is None:
                         idle = time.monotonic() - self._last_wait
-                        state.wait(None if self._waiters else PUMP_GRACE_S - idle)
+                        if not self._waiters and idle >= PUMP_GRACE_S:
+                            break
+                        state.wait(PUMP_GRACE_S if self._waiters else PUMP_GRACE_S - idle)
                     self._pump_polling = True
                 try:
                     events = poller.poll()
