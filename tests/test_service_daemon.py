@@ -1,0 +1,155 @@
+"""The daemon as a program: it starts in under a second, refuses a bad configuration in one
+line, replaces a stale socket but not a live one, takes its socket from systemd, and
+``parport.connect()`` with no daemon says how to start one; the protocol's framing rules."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import parport
+from parport.service import ConfigError, DaemonUnavailableError, config, protocol
+from service_helpers import DaemonProcess, _env, config_text, daemon
+
+START_WITHIN_S = 1.0
+
+
+def test_starts_in_under_a_second_and_serves(tmp_path: Path) -> None:
+    start = time.monotonic()
+    served = DaemonProcess(tmp_path, config_text(["emu:", "emu:chain=printer"]))
+    elapsed = time.monotonic() - start
+    try:
+        with parport.connect(f"parportd:{served.socket}") as bus:
+            assert "LPT2.4" in bus.names() and "\\Device\\ParallelPort1" in bus.names()
+            assert bus.spec == f"parportd:{served.socket}"
+            info = bus.driver.info
+            assert [p["name"] for p in info["ports"]] == ["LPT1", "LPT2"]
+            assert info["peer"]["pid"] == os.getpid() and info["limits"]["max_frame"] == 4 << 20
+    finally:
+        assert served.stop() == 0
+    assert elapsed < START_WITHIN_S * 3  # a loaded CI machine; typically 0.3-0.5 s
+    assert not Path(served.socket).exists()
+
+
+def test_connect_without_a_daemon_says_how_to_start_one(tmp_path: Path) -> None:
+    path = str(tmp_path / "none.sock")
+    with pytest.raises(DaemonUnavailableError) as missing:
+        parport.connect(path)
+    text = str(missing.value)
+    assert "\n" not in text and path in text and f"parportd --socket {path}" in text
+    assert isinstance(missing.value, ConnectionError)
+    assert isinstance(missing.value, parport.ParportError)
+
+
+def test_bad_configurations_are_refused_in_one_line(tmp_path: Path) -> None:
+    for text, expected in [
+        ("sockt = 'x'\n", "unknown key 'sockt'"),
+        ("[[port]]\nspec = 3\n", "port[0].spec"),
+        ("max_daisy = 9\n", "max_daisy is 0..4"),
+        ("trusted_groups = ['no-such-group-here']\n", "no group named"),
+        ("[[port]]\n[port.device.'LPT1.0']\nallow = 1\n", "unknown key 'allow'"),
+        ("socket_mode = 'rw'\n", "octal mode"),
+    ]:
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(expected)):
+            config.load(path)
+    path.write_text("max_daisy = 9\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "parport.service", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "max_daisy" in result.stderr
+
+
+def test_a_stale_socket_is_replaced_a_live_one_is_not(tmp_path: Path) -> None:
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "parportd.sock"))
+    stale.close()  # the file stays, nobody listens: what a killed daemon leaves
+    with daemon(tmp_path) as served:
+        result = subprocess.run(
+            [sys.executable, "-m", "parport.service", "--socket", served.socket],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert "another parportd is serving" in result.stderr
+        with parport.connect(served.socket) as bus:
+            assert bus.devices == ["LPT1", "LPT1.0", "LPT1.1", "LPT1.4"]
+
+
+def test_socket_activation(tmp_path: Path) -> None:
+    path = str(tmp_path / "activated.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    fd = listener.fileno()
+
+    # What systemd does: the socket as fd 3, LISTEN_FDS=1, LISTEN_PID=the daemon's pid.
+    launcher = (
+        "import os, sys; os.dup2(int(sys.argv[1]), 3); "
+        "os.environ['LISTEN_PID'] = str(os.getpid()); os.environ['LISTEN_FDS'] = '1'; "
+        "os.execv(sys.executable, [sys.executable, '-m', 'parport.service', "
+        "'--socket', '/nonexistent/ignored.sock'])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, str(fd)],
+        env=_env(),
+        pass_fds=(fd,),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    listener.close()
+    try:
+        with parport.connect(path) as bus:  # connects before the daemon accepts: the backlog
+            assert "LPT1.0" in bus.names()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "the socket systemd passed" in err
+    assert Path(path).exists()  # systemd's socket: the daemon leaves it alone
+
+
+def test_framing_reads_until_whole_and_tells_clean_from_cut() -> None:
+    a, b = socket.socketpair()
+    payload = protocol.encode([protocol.OP_PING, 7])
+    whole = struct.pack(">I", len(payload)) + payload
+    reader = protocol.FrameReader(b)
+    for byte in whole:  # one byte at a time: still one frame
+        a.send(bytes([byte]))
+    a.sendall(whole * 3)
+    assert [reader.read() for _ in range(4)] == [payload] * 4
+    assert not reader.buffered()
+    a.sendall(whole[:6])
+    a.shutdown(socket.SHUT_WR)
+    with pytest.raises(protocol.ProtocolError, match="inside a frame"):
+        reader.read()
+    a.close()
+    b.close()
+    c, d = socket.socketpair()
+    c.close()
+    assert protocol.FrameReader(d).read() is None  # a clean end between frames
+    d.close()
+    e, f = socket.socketpair()
+    e.sendall(struct.pack(">I", protocol.MAX_FRAME + 1))
+    with pytest.raises(protocol.ProtocolError, match="outside"):
+        protocol.FrameReader(f).read()
+    e.close()
+    f.close()
