@@ -7,7 +7,15 @@ import sys
 
 from .common import machine
 
-ALL = ("bench_emulator", "bench_modes", "bench_arbiter", "bench_lock", "bench_pins", "bench_daemon")
+ALL = (
+    "bench_emulator",
+    "bench_modes",
+    "bench_arbiter",
+    "bench_lock",
+    "bench_import",
+    "bench_pins",
+    "bench_daemon",
+)
 
 
 def run(names: list[str]) -> None:

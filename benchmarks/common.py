@@ -101,3 +101,32 @@ def handoff(
         virtual.append(port.now() - vstart)
         waiter.internal_device_control(give)
     return wall, virtual
+
+
+def event_relay(samples: int) -> list[float]:
+    """Per sample, wall µs of a two-hop relay between two threads, as :func:`handoff` has them
+    (a thread started per sample): this thread sets an event, the other wakes and sets a
+    second one, this thread wakes. The floor for a handoff: two thread wake-ups."""
+    spans: list[float] = []
+    for _ in range(samples):
+        there, back, ready = threading.Event(), threading.Event(), threading.Event()
+
+        def relay(
+            there: threading.Event = there,
+            back: threading.Event = back,
+            ready: threading.Event = ready,
+        ) -> None:
+            ready.set()
+            there.wait()
+            back.set()
+
+        thread = threading.Thread(target=relay)
+        thread.start()
+        ready.wait()
+        time.sleep(0.0002)  # let the other thread reach its wait, as the handoff's waiter has
+        start = time.perf_counter()
+        there.set()
+        back.wait()
+        spans.append((time.perf_counter() - start) * 1e6)
+        thread.join()
+    return spans

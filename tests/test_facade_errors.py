@@ -116,3 +116,12 @@ def test_a_closed_bus_and_handle_say_so(bus: parport.Bus) -> None:
     bus.close()
     with pytest.raises(parport.ParportError, match="closed"):
         bus.device("LPT1.4")
+
+
+def test_status_after_an_ecp_session_is_the_printers(bus: parport.Bus) -> None:
+    printer = bus.device("LPT1.4")
+    printer.negotiate(parport.Mode.ECP)
+    printer.write(b"in ECP")
+    status = printer.status
+    assert parport.DeviceStatus.PAPER_EMPTY not in status
+    assert str(status) == "SELECTED"

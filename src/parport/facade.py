@@ -46,6 +46,9 @@ class Mode(IntFlag):
     EPP = nt.EPP_ANY
     ECP = nt.ECP_ANY
 
+    def __str__(self) -> str:
+        return _flag_name(self)
+
 
 class DeviceStatus(IntFlag):
     """The PAR_QUERY_INFORMATION status bits (``ntddpar.h`` PARALLEL_*), as
@@ -60,6 +63,16 @@ class DeviceStatus(IntFlag):
     NOT_CONNECTED = nt.PARALLEL_NOT_CONNECTED
     BUSY = nt.PARALLEL_BUSY
     SELECTED = nt.PARALLEL_SELECTED
+
+    def __str__(self) -> str:
+        return _flag_name(self)
+
+
+def _flag_name(flag: IntFlag) -> str:
+    """A flag value by name, as ``print`` shows it (``ECP_HW_NOIRQ``, ``BUSY|SELECTED``)."""
+    if flag.name is not None:
+        return flag.name
+    return "|".join(member.name or "" for member in type(flag) if member in flag) or "NONE"
 
 
 class HandleLike(Protocol):

@@ -776,7 +776,11 @@ class ParallelDevice(DeviceObject, PortOwner):
 
     # --- device-control work (§9.2–§9.5) --------------------------------------------------------
     def _query_info(self, irp: nt.Irp) -> None:
+        """PAR_QUERY_INFORMATION: the printer's status lines, read in compatibility mode (in an
+        IEEE 1284 session the same lines mean other things: ECP's nAckReverse is PError)."""
         with self.port.wire_lock:
+            if self.port.session.connected:
+                self.port.session.terminate()
             dsr = self.port.backend.read_status()
         irp.complete(nt.STATUS_SUCCESS, 1, bytes((lines.query_information(dsr),)))
 
