@@ -4,6 +4,7 @@ line, replaces a stale socket but not a live one, takes its socket from systemd,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -153,3 +154,30 @@ def test_framing_reads_until_whole_and_tells_clean_from_cut() -> None:
         protocol.FrameReader(f).read()
     e.close()
     f.close()
+
+
+def test_a_client_that_stops_reading_is_disconnected_and_others_go_on(tmp_path: Path) -> None:
+    with daemon(tmp_path) as served, parport.connect(served.socket) as bus:
+        with bus.device("LPT1.4") as printer:
+            assert printer.write(bytes(1 << 20)) == 1 << 20  # 1 MiB in the printer's view
+        stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stuck.connect(served.socket)
+        stuck.sendall(protocol.handshake_request())
+        assert protocol.read_exact(stuck, 12, at_boundary=False)  # accepted and counted
+        # Ask for the 1 MiB view 40 times and never read: 40 MiB for a 16 MiB outbox.
+        request = protocol.frame([protocol.OP_HARDWARE, 1, 0, 2, "received"])
+        with contextlib.suppress(OSError):  # the daemon may hang up while we still send
+            for _ in range(40):
+                stuck.sendall(request)
+        deadline = time.monotonic() + 60  # bounded: until the daemon has let it go
+        while bus.driver._request(protocol.OP_INFO)["connections"] > 1:
+            assert time.monotonic() < deadline, "the stuck client was not disconnected"
+        stuck.settimeout(60)
+        with contextlib.suppress(OSError):
+            while stuck.recv(1 << 20):  # what was in flight, then the end of the stream
+                pass
+        stuck.close()
+        assert "does not read its completions" in served.text()
+        with bus.device("LPT1.4") as printer:  # everybody else goes on
+            assert printer.write(b"after") == 5
+        assert bus.driver.check() == []
