@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import parport
+from parport import nt
 from parport.service import ConfigError, DaemonUnavailableError, config, protocol
 from service_helpers import DaemonProcess, _env, config_text, daemon
 
@@ -181,3 +182,20 @@ def test_a_client_that_stops_reading_is_disconnected_and_others_go_on(tmp_path: 
         with bus.device("LPT1.4") as printer:  # everybody else goes on
             assert printer.write(b"after") == 5
         assert bus.driver.check() == []
+
+
+def test_callbacks_with_arguments_they_cannot_take(tmp_path: Path) -> None:
+    with daemon(tmp_path) as served, parport.connect(served.socket) as bus:
+        port = bus.create_file("\\Device\\ParallelPort0")
+        pnp = port.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PNP_INFO, b"", 112)
+        fields = nt.PARALLEL_PNP_INFORMATION.unpack(pnp.output)
+        select = port.callbacks.callable(fields.TrySelectDevice)
+        with pytest.raises(parport.InvalidParameterError):
+            select(fields.Context, b"\x01")  # not a PARALLEL_1284_COMMAND
+        with pytest.raises(parport.InvalidParameterError):
+            select()  # too few arguments
+        with pytest.raises(TypeError):
+            select(fields.Context, object())  # not sendable at all
+        assert bus.driver.check() == []
+        port.close()
+    assert "Traceback" not in served.text()

@@ -21,6 +21,7 @@ import os
 import selectors
 import socket
 import stat
+import struct
 import threading
 import weakref
 from collections import deque
@@ -518,7 +519,8 @@ class Connection:
             raise _RefusedError(nt.STATUS_INVALID_PARAMETER, str(exc.args[0])) from None
         try:
             result = routine(*call_args)
-        except TypeError as exc:
+        except (TypeError, ValueError, LookupError, struct.error) as exc:
+            # Arguments the routine cannot take (a wrong count, a short structure …).
             raise _RefusedError(
                 nt.STATUS_INVALID_PARAMETER, f"the callback's arguments: {exc}"
             ) from None
