@@ -393,3 +393,24 @@ def test_a_failed_system_claim_keeps_ownership_consistent_and_the_next_owner_ret
     p1.internal_device_control(FREE)
     assert port.events[-1] == "release" and b.check() == []
     b.close()
+
+
+def test_register_scripts_granted_after_a_wait_keep_running() -> None:
+    """Scripts queued behind a lock run on the port's script worker, one after another: the
+    worker is started once and stays up (starting it again must not wait for it to stop)."""
+    b = bus("emu:")
+    from parport.driver import registers as reg
+
+    d0 = b.create_file("LPT1.0")
+    p = b.create_file(PORT)
+    script = reg.encode(
+        [(reg.Op.WRITE, reg.Register.DATA, 0x5A), (reg.Op.READ, reg.Register.DATA, 0)]
+    )
+    for _ in range(3):
+        assert d0.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+        queued = p.submit_device_control(reg.IOCTL_PARPORT_REGISTERS, script, 1)
+        assert queued.wait(0) is None
+        assert d0.internal_device_control(UNLOCK).status == nt.STATUS_SUCCESS
+        result = queued.wait(WAIT)
+        assert result is not None and result.output == b"\x5a"
+    b.close()

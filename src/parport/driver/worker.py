@@ -53,18 +53,23 @@ class WorkQueue:
 
     # --- lifetime -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the thread (a device being opened); a stopping worker is waited for first."""
-        if not self.on_worker:
+        """Start the thread (a device being opened); a stopping worker is waited for first.
+        Starting a running worker does nothing."""
+        while True:
+            with self._cond:
+                if self._state == _RUNNING:
+                    return
+                if self._state == _STOPPED:
+                    self._state = _RUNNING
+                    self._stopped.clear()
+                    self._thread = threading.Thread(
+                        target=self._loop, name=f"parport {self.name}", daemon=True
+                    )
+                    self._thread.start()
+                    return
+            if self.on_worker:
+                return  # its own shutdown is under way: it cannot wait for itself
             self._stopped.wait()
-        with self._cond:
-            if self._state != _STOPPED:
-                return
-            self._state = _RUNNING
-            self._stopped.clear()
-            self._thread = threading.Thread(
-                target=self._loop, name=f"parport {self.name}", daemon=True
-            )
-            self._thread.start()
 
     def shutdown(self, final: Job) -> None:
         """Cancel every waiting request (last to first), flag the one in progress, then run
