@@ -534,18 +534,33 @@ class ParallelDevice(DeviceObject, PortOwner):
             claim.irp.complete(nt.STATUS_CANCELLED)
             return
         status = self._taken(claim.select)
-        request = claim.waiting
-        if (
-            status == nt.STATUS_SUCCESS
-            and request is not None
-            and request.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-            and request.code in INLINE
-            and not self.work.on_worker
-            and request.disarm_cancel()
-        ):
-            claim.handled = True
-            self._execute_and_release(request)
+        if status == nt.STATUS_SUCCESS and not self.work.on_worker:
+            self._run_granted(claim)
         claim.irp.complete(status)
+
+    def _run_granted(self, claim: _Claim) -> None:
+        """Run the request the claim was made for here, in the granting thread, when it is
+        short and moves no data — whether the worker already waits with it or has not picked it
+        up yet."""
+        request = claim.waiting or claim.request
+        if (
+            request.major_function != nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+            or request.code not in INLINE
+        ):
+            return
+        if claim.waiting is not None:
+            if request.disarm_cancel():
+                claim.handled = True
+                self._execute_and_release(request)
+            return
+        if not self.work.take(request):
+            return  # the worker has it (or is busy): it runs it when the claim completes
+        try:
+            if request.disarm_cancel():
+                self._execute_and_release(request)
+            # else: a cancel is completing it
+        finally:
+            self.work.end_inline()
 
     def _acquire(self, irp: nt.Irp, select: bool, timeout_ns: int | None = None) -> Status:
         """Wait for the device's claim (queued at submission, or now), up to TimerStart on the

@@ -184,6 +184,22 @@ class WorkQueue:
             self._busy = True
             return True
 
+    def take(self, irp: nt.Irp) -> bool:
+        """Take ``irp`` off the head of the queue to run it in the caller's thread, if the
+        worker has not picked it up yet and nothing else runs (pair with :meth:`end_inline`)."""
+        with self._lock:
+            if (
+                self._state != _RUNNING
+                or self._busy
+                or self._jobs
+                or not self._queue
+                or self._queue[0] is not irp
+            ):
+                return False
+            self._queue.popleft()
+            self._busy = True
+            return True
+
     def end_inline(self) -> None:
         with self._lock:
             self._busy = False
