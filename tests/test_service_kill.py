@@ -30,7 +30,7 @@ HOLDER = """
 """
 
 QUEUER = """
-    import sys, parport
+    import sys, time, parport
     from parport import nt
     bus = parport.connect({socket!r})
     h = bus.create_file("LPT1.0")
@@ -39,9 +39,20 @@ QUEUER = """
     assert h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
     allocate = port.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
     write = printer.submit_write(b"never written")
+    deadline = time.monotonic() + 30
+    while bus.port.waiters < 2 and time.monotonic() < deadline:
+        pass  # the write's claim is queued by the device (bounded wait)
     print("queued", bus.port.waiters, flush=True)
     sys.stdin.readline()  # waiting until killed
 """
+
+
+def _waiters(bus: parport.Bus, count: int) -> None:
+    """Wait (bounded) until ``count`` requests wait for the port: a device's write joins the
+    port's FIFO when its worker takes it up."""
+    deadline = time.monotonic() + WAIT
+    while bus.port.waiters != count:
+        assert time.monotonic() < deadline, f"{bus.port.waiters} waiters, not {count}"
 
 
 def _kill(child: Child) -> float:
@@ -115,7 +126,7 @@ def test_sigterm_tells_every_client_and_releases_everything(tmp_path: Path) -> N
         assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
         printer = bus.create_file("LPT1.4")
         queued = printer.submit_write(b"waits")
-        assert bus.port.waiters == 1  # the daemon has it
+        _waiters(bus, 1)  # the daemon has it
         served.proc.send_signal(signal.SIGTERM)
         result = queued.wait(WAIT)
         assert result is not None and result.status == nt.STATUS_CANCELLED
