@@ -125,3 +125,13 @@ def test_status_after_an_ecp_session_is_the_printers(bus: parport.Bus) -> None:
     status = printer.status
     assert parport.DeviceStatus.PAPER_EMPTY not in status
     assert str(status) == "SELECTED"
+
+
+def test_a_parportd_spec_goes_through_the_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(parport.ParportError, match="start one with: parportd"):
+        parport.open("parportd:/nonexistent/parportd.sock")
+    monkeypatch.setenv("PARPORT_PORT", "parportd:/nonexistent/parportd.sock")
+    with pytest.raises(ConnectionError, match="no parportd is running"):
+        parport.open()
+    with pytest.raises(TypeError, match="stands alone"):
+        parport.open("parportd:", max_daisy=1)

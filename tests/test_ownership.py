@@ -414,3 +414,20 @@ def test_register_scripts_granted_after_a_wait_keep_running() -> None:
         result = queued.wait(WAIT)
         assert result is not None and result.output == b"\x5a"
     b.close()
+
+
+def test_a_write_takes_its_place_in_the_fifo_when_submitted() -> None:
+    """A26 for reads and writes too: submitted while the port is held, a write counts as a
+    waiter at once (its device's worker has not picked it up yet)."""
+    b = bus("emu:")
+    p = b.create_file(PORT)
+    pr = b.create_file("LPT1.4")
+    assert p.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    for _ in range(50):
+        write = pr.submit_write(b"x")
+        read = pr.submit_read(1)
+        assert b.fdo.arbiter.query_num_waiters() == 1  # one claim for the device's head request
+        write.cancel()
+        read.cancel()
+        assert write.wait(WAIT) is not None and read.wait(WAIT) is not None
+    b.close()

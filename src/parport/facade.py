@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from . import nt
 from .driver import PortOptions, open_bus
 from .hw.lifetime import Closing
+from .hw.spec import default_spec
 
 __all__ = ["Bus", "BusDriver", "Device", "DeviceStatus", "Mode", "Port", "connect", "open"]
 
@@ -466,7 +467,8 @@ class Bus(Closing):
 
 def open(spec: str | Sequence[str] | None = None, **options: Any) -> Bus:
     """Open the in-process stack on a port spec (default ``$PARPORT_PORT``, else ``emu:``), or
-    on several (a list: LPT1, LPT2, … in that order).
+    on several (a list: LPT1, LPT2, … in that order). ``parportd:`` or ``parportd:/path.sock``
+    goes through the daemon instead (:func:`connect`).
 
     Keyword options are the bus options of :class:`~parport.driver.PortOptions`
     (``max_daisy``, ``legacy_zip``, ``timer_start_s``, ``enable_connect_interrupt``).
@@ -480,6 +482,11 @@ def open(spec: str | Sequence[str] | None = None, **options: Any) -> Bus:
             "spec must be a str like 'emu:' or '/dev/parport0' (or a list of them), "
             f"not {type(spec).__name__}"
         )
+    daemon = [s for s in specs if (s or default_spec()).startswith("parportd:")]
+    if daemon:
+        if len(specs) != 1 or options:
+            raise TypeError("a parportd: spec stands alone: the daemon's config has the options")
+        return connect(daemon[0] or default_spec())
     known = PortOptions.__dataclass_fields__
     unknown = sorted(set(options) - set(known))
     if unknown:

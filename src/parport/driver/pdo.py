@@ -243,7 +243,7 @@ class ParallelDevice(DeviceObject, PortOwner):
             elif (irp.output_length if major == nt.IRP_MJ_READ else len(irp.input)) == 0:
                 irp.complete(nt.STATUS_SUCCESS)
             else:
-                self.work.queue(irp)
+                self._queue(irp)  # A26: its place in the port's FIFO is taken now
         elif major == nt.IRP_MJ_QUERY_INFORMATION:
             self._query_information(irp)
         elif major == nt.IRP_MJ_SET_INFORMATION:

@@ -288,7 +288,9 @@ def _factory(scheme: str, spec: PortSpec) -> Factory:
             loaded: Factory = entry.load()
             return loaded
     hint = ""
-    if scheme in _EXAMPLES:
+    if scheme == "parportd":
+        hint = " (parportd: names a daemon, not a port: give it to parport.open() or connect())"
+    elif scheme in _EXAMPLES:
         hint = f" ({scheme} is not part of this release)"
     raise SpecError(
         f"no backend for '{shown(scheme)}' in '{shown(str(spec))}'{hint}; "
