@@ -255,3 +255,19 @@ def test_cleanup_cancels_waiting_requests() -> None:
     assert (done(second).status, done(second).information) == (nt.STATUS_CANCELLED, 0)
     assert b.fdo.arbiter.query_num_waiters() == 0
     b.close()
+
+
+def test_timer_start_counts_from_submission_even_before_the_worker_starts() -> None:
+    """A26 puts a request's claim in the FIFO when it is submitted, and TimerStart runs from
+    there: if it passes before the device's worker gets to the request, the request still ends
+    STATUS_DEVICE_BUSY (its wait does not start again)."""
+    b = bus("emu:", timer_start_s=2)
+    port = b.create_file(PORT)
+    allocate(port)
+    h = b.create_file("LPT1.4")
+    for _ in range(20):
+        write = h.submit_write(b"never")
+        emu(b).sleep(2_001_000)  # at once, before or after the worker picked the write up
+        result = done(write)
+        assert (result.status, result.information) == (nt.STATUS_DEVICE_BUSY, 0)
+    b.close()

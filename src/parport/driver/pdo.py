@@ -39,6 +39,8 @@ __all__ = ["DeviceKind", "ParallelDevice"]
 log = logging.getLogger(__name__)
 
 Status = int
+_INTERNAL = nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+_CONTROLS = (nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IRP_MJ_DEVICE_CONTROL)
 IDLE_RELEASE_NS = 250_000_000  # §11.4: the 250 ms idle tick
 STALL_HOLD_NS = 1_000_000_000  # §9.1: a stalled printer keeps the port a second at a time
 CLAIM_GRANT_WAIT_S = 10.0  # a claim whose grant is under way completes within this (wall) time
@@ -233,7 +235,7 @@ class ParallelDevice(DeviceObject, PortOwner):
             irp.complete(nt.STATUS_DELETE_PENDING)
             return
         major = irp.major_function
-        if major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+        if major is _INTERNAL:
             self._internal(irp)
         elif major == nt.IRP_MJ_DEVICE_CONTROL:
             self._device_control(irp)
@@ -274,7 +276,7 @@ class ParallelDevice(DeviceObject, PortOwner):
                 return
             if code == nt.IOCTL_INTERNAL_PARDOT3_DISCONNECT:
                 self.dot3_event = None  # event signalling stops at dispatch
-            if irp.cancelled:
+            if irp._cancelled:
                 irp.complete(nt.STATUS_CANCELLED)
                 return
             self._queue(irp)
@@ -424,8 +426,7 @@ class ParallelDevice(DeviceObject, PortOwner):
         already or free right now); otherwise queue it for the worker — and when it is next in
         line and needs the port, queue the device's claim in the port's FIFO now, so that
         requests to the port and to its devices are granted in the order they were submitted."""
-        controls = (nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IRP_MJ_DEVICE_CONTROL)
-        if irp.major_function in controls and irp.code in INLINE and self._run_inline(irp):
+        if irp.code in INLINE and irp.major_function in _CONTROLS and self._run_inline(irp):
             return
         if self.work.queue(irp):
             needs_port, select = _port_needs(irp)
@@ -436,9 +437,10 @@ class ParallelDevice(DeviceObject, PortOwner):
         if not self.work.begin_inline():
             return False
         try:
-            self._cancel_idle_timer()
+            if self._idle_timer is not None:
+                self._cancel_idle_timer()
             needs_port, select = _port_needs(irp)
-            if needs_port and not self.owns_port:
+            if needs_port and self.port.arbiter._owner is not self:
                 if not self.port.arbiter.try_allocate(self):
                     return False  # somebody holds or waits for the port: queue behind them
                 status = self._taken(select)
@@ -499,10 +501,15 @@ class ParallelDevice(DeviceObject, PortOwner):
         when the device holds the port. TimerStart (or ``timeout_ns``) runs from here (§11.2)."""
         with self._claim_lock:
             claim = self._claim
-            if claim is not None and not claim.irp.done:
-                claim.request = request
-                claim.select = claim.select or select
-                return claim
+            if claim is not None:
+                if claim.request is request:
+                    return claim  # made for this request (over already when TimerStart passed)
+                if not claim.irp.done:
+                    # Still queued for an earlier request, since cancelled: the next one in line
+                    # keeps the device's place.
+                    claim.request = request
+                    claim.select = claim.select or select
+                    return claim
             if self.owns_port:
                 return None
             allocate = nt.Irp(
@@ -510,7 +517,6 @@ class ParallelDevice(DeviceObject, PortOwner):
             )
             claim = self._claim = _Claim(allocate, request, select)
         # The timer starts before the request is queued, so the wait is never longer.
-        claim.irp.add_done_callback(lambda _: self._forget_claim(claim))
         if timeout_ns is None:
             timeout_ns = self.timer_start_s * 1_000_000_000
         claim.timer = self.port.backend.clock.call_later(timeout_ns, lambda: _cancel(claim.irp))
@@ -599,13 +605,6 @@ class ParallelDevice(DeviceObject, PortOwner):
             self._give_back()
         return status
 
-    def _forget_claim(self, claim: _Claim) -> None:
-        """A claim is over (granted, cancelled, or TimerStart passed): the next request makes
-        its own."""
-        with self._claim_lock:
-            if self._claim is claim:
-                self._claim = None
-
     def _drop_claim(self) -> None:
         """Give up the device's place in the port's FIFO; a grant under way is waited for."""
         with self._claim_lock:
@@ -666,12 +665,12 @@ class ParallelDevice(DeviceObject, PortOwner):
     # --- executing one request ------------------------------------------------------------------
     def _execute(self, irp: nt.Irp) -> None:
         major = irp.major_function
-        if major == nt.IRP_MJ_WRITE:
+        if major is _INTERNAL:
+            self._INTERNAL_WORK[irp.code](self, irp)
+        elif major == nt.IRP_MJ_WRITE:
             self._write(irp)
         elif major == nt.IRP_MJ_READ:
             self._read(irp)
-        elif major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
-            self._INTERNAL_WORK[irp.code](self, irp)
         else:
             self._DEVICE_WORK[irp.code](self, irp)
 
@@ -1105,12 +1104,18 @@ class ParallelDevice(DeviceObject, PortOwner):
         return f"{self.location} ({self.kind.name.lower()}): {what}"
 
 
+_BOTH = (True, True)
+_INTERNAL_NEEDS: dict[int, tuple[bool, bool]] = {
+    **dict.fromkeys(NO_ALLOCATION, (False, True)),
+    nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT: (True, False),
+}
+
+
 def _port_needs(irp: nt.Irp) -> tuple[bool, bool]:
     """(whether the request needs the port, whether taking it selects the device)."""
-    internal = irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-    needs_port = not (internal and irp.code in NO_ALLOCATION)
-    select = not (internal and irp.code == nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT)
-    return needs_port, select
+    if irp.major_function is _INTERNAL:
+        return _INTERNAL_NEEDS.get(irp.code, _BOTH)
+    return _BOTH
 
 
 _HANDLED = -1  # _acquire: the grant ran the request (not an NTSTATUS)
