@@ -166,7 +166,7 @@ def test_unknown_commands_change_nothing() -> None:
     for command in (0x08, 0x40, 0x48, 0x50, 0x58):
         assert cpp_windows(port, command).ok
     assert not d0.selected
-    assert d0.frames[-5:] == [0x08, 0x40, 0x48, 0x50, 0x58]
+    assert list(d0.frames)[-5:] == [0x08, 0x40, 0x48, 0x50, 0x58]
 
 
 def test_incomplete_frame_restarts_the_recogniser() -> None:
@@ -205,4 +205,4 @@ def test_deselect_during_a_selects_latency_still_deselects() -> None:
     port.run_script(cpp_frame(0x30))
     assert not daisy.selected  # not yet: the select's latency has not passed
     port.sleep(300)
-    assert not daisy.selected and daisy.frames[-2:] == [0xE0, 0x30]
+    assert not daisy.selected and list(daisy.frames)[-2:] == [0xE0, 0x30]

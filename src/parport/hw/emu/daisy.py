@@ -19,6 +19,7 @@ device's session (ECP reverse request, EPP reset) and is left to that device.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from .ieee1284dev import Ieee1284Peripheral
@@ -27,6 +28,8 @@ from .peripheral import CUT_OFF_CONTROL, Fault, Peripheral
 
 if TYPE_CHECKING:
     from .cable import Cable
+
+FRAMES_KEPT = 4096
 
 __all__ = ["DaisyDevice", "cut_off", "decode", "s3_status"]
 
@@ -95,7 +98,9 @@ class DaisyDevice(Peripheral):
         self.address: int | None = None
         self.selected = False
         self.select_mode = "compat"  # compat, ecp or epp: the flavour of the last select
-        self.frames: list[int] = []  # every command byte executed, in order
+        # The last FRAMES_KEPT command bytes executed, in order (bounded: a port in use for days
+        # must not grow its log without end).
+        self.frames: deque[int] = deque(maxlen=FRAMES_KEPT)
         self._state = IDLE
         self._data: int | None = 0
         self._ctl = CUT_OFF_CONTROL
