@@ -431,3 +431,17 @@ def test_a_write_takes_its_place_in_the_fifo_when_submitted() -> None:
         read.cancel()
         assert write.wait(WAIT) is not None and read.wait(WAIT) is not None
     b.close()
+
+
+def test_a_traced_shared_port_is_still_claimed_from_the_system(tmp_path: object) -> None:
+    from parport.hw.spy import SpyBackend
+
+    inner = _SharedPort()
+    spy = SpyBackend(inner, str(tmp_path) + "/trace.vcd")  # type: ignore[operator]
+    b = ParallelBus(spy)
+    inner.events.clear()
+    p = b.create_file(PORT)
+    assert p.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    p.internal_device_control(FREE)
+    assert inner.events == ["claim", "release"]
+    b.close()

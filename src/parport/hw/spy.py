@@ -129,6 +129,7 @@ class SpyBackend(PortBackend):
     def __init__(self, inner: PortBackend, vcd_path: str) -> None:
         super().__init__()
         self.inner = inner
+        self.shared = inner.shared  # a traced ppdev port is still claimed from the kernel
         self.capabilities = inner.capabilities
         self.clock = inner.clock
         self.vcd_path = vcd_path
@@ -140,6 +141,12 @@ class SpyBackend(PortBackend):
         file = open(vcd_path, "w", encoding="ascii")  # noqa: SIM115 - closed by close()
         self.trace = VcdTrace(file, initial, self.annotations.mode)
         self._exact = inner.add_line_observer(self._observe)
+
+    def claim(self) -> None:
+        self.inner.claim()
+
+    def release(self) -> None:
+        self.inner.release()
 
     # Everything the wrapped backend offers beyond the interface (``chain``, ``inject`` …).
     def __getattr__(self, name: str) -> Any:
