@@ -48,7 +48,7 @@ class PortArbiter:
         self._lock = threading.Lock()  # the queue, and handing the port to a waiter
         self._changed = threading.Condition(self._lock)  # the owner or the queue changed
         self._busy = threading.Lock()  # held exactly while the port is owned
-        self._hold: dict[int, object] = {}  # {id(owner): owner}: popped once per release
+        self._hold: dict[object, object] = {}  # {owner: owner}: popped once per release
         self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
@@ -115,7 +115,7 @@ class PortArbiter:
         the TryAllocatePort callback passes; it is not needed."""
         if self._queue or not self._busy.acquire(False):
             return False
-        self._hold[id(owner)] = self._owner = owner
+        self._hold[owner] = self._owner = owner
         if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
             self._taken(owner)
         return True
@@ -130,14 +130,14 @@ class PortArbiter:
         the request (False: it is pending and cancellable, and is granted or cancelled later —
         at once, STATUS_CANCELLED, when its cancel flag is already set)."""
         if not self._queue and self._busy.acquire(False):
-            self._hold[id(owner)] = self._owner = owner
+            self._hold[owner] = self._owner = owner
             if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
                 self._taken(owner)
             return True
         with self._lock:
             if not self._queue and self._busy.acquire(False):
                 granted = True  # freed meanwhile
-                self._hold[id(owner)] = self._owner = owner
+                self._hold[owner] = self._owner = owner
             else:
                 granted = False
                 cancelled_now = not irp.arm_cancel(self._cancel_routine)
@@ -185,7 +185,7 @@ class PortArbiter:
         ``_busy`` back after seeing it (:meth:`_rescue`). Handing the port to a waiter takes
         the arbiter's lock."""
         if not self._queue:
-            if self._hold.pop(id(owner), None) is not owner:
+            if self._hold.pop(owner, None) is not owner:
                 return self._not_owner(owner)
             self._owner = None
             self._busy.release()
@@ -202,7 +202,7 @@ class PortArbiter:
                 self._rescue()
             return True
         with self._lock:
-            if self._hold.pop(id(owner), None) is not owner:
+            if self._hold.pop(owner, None) is not owner:
                 waiter = None
                 freed = False
             else:
@@ -259,7 +259,7 @@ class PortArbiter:
             if not waiter.irp.disarm_cancel():
                 continue  # a cancel is completing it right now; the next one may have the port
             self._hold.clear()
-            self._hold[id(waiter.owner)] = self._owner = waiter.owner
+            self._hold[waiter.owner] = self._owner = waiter.owner
             if self.trace is not None:
                 self.trace.append(("granted", waiter.irp))
             return waiter

@@ -40,6 +40,8 @@ __all__ = ["PortOwner", "PortSeam", "Selection", "as_command"]
 log = logging.getLogger(__name__)
 
 Status = int
+_SUCCESS = nt.STATUS_SUCCESS
+_NOT_OWNER = nt.STATUS_INVALID_DEVICE_STATE
 
 
 class PortOwner:
@@ -151,8 +153,8 @@ class PortSeam:
         callback (``context`` is what that passes; it is not needed)."""
         arbiter = self.arbiter
         if arbiter._owner is not owner:
-            return nt.STATUS_INVALID_DEVICE_STATE
-        status: int = nt.STATUS_SUCCESS
+            return _NOT_OWNER
+        status: int = _SUCCESS
         if self._selection is not None or self.session.connected:
             with self.wire_lock:
                 if self.session.connected:

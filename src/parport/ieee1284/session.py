@@ -119,7 +119,7 @@ class Session:
         self.ecp_rle = ecp_rle  # ask for ECP with RLE first
         self.hardware = hardware if hardware is not None else detect(port)
         self.budget_us = budget_us
-        self._state = _State()
+        self._set(_State())
         self.forward_mode = nt.CENTRONICS
         self.reverse_mode = nt.NIBBLE
         if self.hardware.ecr:
@@ -136,10 +136,11 @@ class Session:
         """The request byte of the session in force, or None in compatibility mode."""
         return self._state.request
 
-    @property
-    def connected(self) -> bool:
-        """An IEEE 1284 session (anything but compatibility mode) is in force."""
-        return self._state.request is not None
+    def _set(self, state: _State) -> None:
+        self._state = state
+        # An IEEE 1284 session (anything but compatibility mode) is in force: a plain attribute,
+        # since the port's release path reads it on every release.
+        self.connected = state.request is not None
 
     def host_modes(self) -> int:
         """The Windows mode bits this port's hardware can do."""
@@ -169,7 +170,7 @@ class Session:
         port.write_control(0x06)  # event 1: nSelectIn high, nAutoFd low
         if port.wait_status(0x78, 0x38, TL_US) is None:  # event 2
             port.write_control(0x0C)
-            self._state = _State()
+            self._set(_State())
             return Negotiation.NOT_IEEE1284
         port.write_control(0x07)  # event 3: the request byte is latched
         port.sleep(STROBE_US)
@@ -177,7 +178,7 @@ class Session:
         dsr = port.wait_status(nt.DSR_NOT_ACK, nt.DSR_NOT_ACK, TL_US)  # event 6
         xflag = dsr is not None and bool(dsr & nt.DSR_SELECT)
         if dsr is None or (request & ~nt.DEVICE_ID_REQ != 0 and not xflag):
-            self._state = _State(request, Phase.PHASE_TERMINATE)
+            self._set(_State(request, Phase.PHASE_TERMINATE))
             self.terminate()
             return Negotiation.REJECTED
         base = request & ~nt.DEVICE_ID_REQ
@@ -185,11 +186,11 @@ class Session:
             port.write_control(0x06)  # event 30: HostAck low
             port.wait_status(nt.DSR_PERROR, nt.DSR_PERROR, TL_US)  # event 31 (only logged)
             port.write_control(0x04)
-            self._state = _State(request, Phase.PHASE_FORWARD_IDLE)
+            self._set(_State(request, Phase.PHASE_FORWARD_IDLE))
         elif base == nt.EPP_EXTENSIBILITY:
-            self._state = _State(request, Phase.PHASE_FORWARD_IDLE)
+            self._set(_State(request, Phase.PHASE_FORWARD_IDLE))
         else:
-            self._state = _State(request, Phase.PHASE_REVERSE_IDLE)
+            self._set(_State(request, Phase.PHASE_REVERSE_IDLE))
         port.annotate(mode=self._mode_bits(request))
         return Negotiation.ACCEPTED
 
@@ -228,7 +229,7 @@ class Session:
             if port.wait_status(nt.DSR_NOT_ACK, nt.DSR_NOT_ACK, TL_US) is None:  # event 27
                 log.debug("termination: no event 27")
             port.write_control(0x0C)  # event 28
-        self._state = _State()
+        self._set(_State())
         port.annotate(mode=nt.NONE)
 
     # --- device ID and mode discovery -----------------------------------------------------------
