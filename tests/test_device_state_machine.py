@@ -12,6 +12,7 @@ the run: every handle closed, every request completed, the port free and nothing
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 import warnings
@@ -377,7 +378,10 @@ class DeviceMachine(RuleBasedStateMachine):
         assert not [t for t in threading.enumerate() if t.name.startswith("parport LPT")]
 
 
+# A mutation run (docs/mutation.md) sets PARPORT_MACHINE_EXAMPLES to run fewer.
 DeviceMachine.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None
+    max_examples=int(os.environ.get("PARPORT_MACHINE_EXAMPLES", str(EXAMPLES))),
+    stateful_step_count=STEPS,
+    deadline=None,
 )
 TestDevices = DeviceMachine.TestCase

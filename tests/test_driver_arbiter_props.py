@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import warnings
 from typing import Any
@@ -274,8 +275,13 @@ class ArbiterMachine(RuleBasedStateMachine):
         self.bus.close()
 
 
-# CI runs each machine for at least 10,000 steps (max_examples × stateful_step_count).
-ArbiterMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
+# CI runs each machine for at least 10,000 steps (max_examples × stateful_step_count); a mutation
+# run (docs/mutation.md) sets PARPORT_MACHINE_EXAMPLES to run fewer.
+ArbiterMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("PARPORT_MACHINE_EXAMPLES", "200")),
+    stateful_step_count=50,
+    deadline=None,
+)
 TestArbiter = ArbiterMachine.TestCase
 
 
