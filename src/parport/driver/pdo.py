@@ -428,10 +428,16 @@ class ParallelDevice(DeviceObject, PortOwner):
         requests to the port and to its devices are granted in the order they were submitted."""
         if irp.code in INLINE and irp.major_function in _CONTROLS and self._run_inline(irp):
             return
-        if self.work.queue(irp):
-            needs_port, select = _port_needs(irp)
-            if needs_port and not self.owns_port:
-                self._start_claim(irp, select)
+        needs_port, select = _port_needs(irp)
+        claim = needs_port and self.port.arbiter._owner is not self
+        # A request that will wait for the port leaves the idle worker asleep: the grant runs a
+        # short request itself, or wakes the worker (so does the claim's end, by any path).
+        if (
+            self.work.queue(irp, wake=not claim)
+            and claim
+            and self._start_claim(irp, select) is None
+        ):
+            self.work.kick()  # the port became the device's meanwhile: nothing to wait for
 
     def _run_inline(self, irp: nt.Irp) -> bool:
         if not self.work.begin_inline():
@@ -517,6 +523,7 @@ class ParallelDevice(DeviceObject, PortOwner):
             )
             claim = self._claim = _Claim(allocate, request, select)
         # The timer starts before the request is queued, so the wait is never longer.
+        claim.irp.add_done_callback(lambda _: self.work.kick())
         if timeout_ns is None:
             timeout_ns = self.timer_start_s * 1_000_000_000
         claim.timer = self.port.backend.clock.call_later(timeout_ns, lambda: _cancel(claim.irp))

@@ -111,21 +111,29 @@ class WorkQueue:
         return threading.current_thread() is self._thread
 
     # --- requests -------------------------------------------------------------------------------
-    def queue(self, irp: nt.Irp) -> bool:
+    def queue(self, irp: nt.Irp, wake: bool = True) -> bool:
         """Queue ``irp`` (pending, cancellable while it waits). True when it is next in line:
         nothing else waits or runs on this device. A request for a stopped worker (the device is
-        being closed) completes STATUS_CANCELLED."""
+        being closed) completes STATUS_CANCELLED. ``wake=False`` leaves an idle worker asleep
+        (the caller wakes it with :meth:`kick` when there is something for it to do)."""
         with self._cond:
             if self._state != _RUNNING or not irp.arm_cancel(self._cancel_routine):
                 head = None
             else:
                 head = not self._queue and not self._busy and not self._jobs
                 self._queue.append(irp)
-                self._cond.notify()
+                if wake or not head:
+                    self._cond.notify()
         if head is None:
             irp.complete(nt.STATUS_CANCELLED)
             return False
         return head
+
+    def kick(self) -> None:
+        """Wake the worker if a request waits for it."""
+        with self._cond:
+            if self._queue:
+                self._cond.notify()
 
     def _cancel_routine(self, irp: nt.Irp) -> None:
         with self._cond, contextlib.suppress(ValueError):
