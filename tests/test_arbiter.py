@@ -408,8 +408,9 @@ def test_a_request_queued_while_the_owner_lets_go_is_granted_by_the_free() -> No
     waiting = _irp()
     tried: list[bool] = []
     arbiter.try_allocate(a)
-    arbiter._hold = _HookedHold(lambda: tried.append(arbiter.allocate(waiting, b)))
-    arbiter._hold[id(a)] = a
+    hooked = _HookedHold(lambda: tried.append(arbiter.allocate(waiting, b)))
+    hooked.update(arbiter._hold)
+    arbiter._hold = hooked
 
     def changed(owner: object) -> None:
         if owner is None and len(tried) == 1:
