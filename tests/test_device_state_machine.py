@@ -17,6 +17,7 @@ import threading
 import time
 import warnings
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -385,3 +386,5 @@ DeviceMachine.TestCase.settings = settings(
     deadline=None,
 )
 TestDevices = DeviceMachine.TestCase
+# 10,000 steps take 25-70 s on a 2-core VM, longer on a loaded one: beyond the suite's 60 s.
+TestDevices.pytestmark = [pytest.mark.timeout(900)]

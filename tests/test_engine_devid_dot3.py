@@ -15,7 +15,8 @@ from parport.ieee1284.session import request_byte
 
 
 def _port(spec: str) -> EmulatedPort:
-    port = open_backend(spec)
+    """The port on a manual clock: these tests move its time themselves."""
+    port = open_backend(spec + ("&" if spec != "emu:" else "") + "clock=manual")
     assert isinstance(port, EmulatedPort)
     return port
 

@@ -15,7 +15,7 @@ from parport.ieee1284.transfer import CHUNK
 def _session(
     chain: str = "printer", **kwargs: float
 ) -> tuple[EmulatedPort, Session, Ieee1284Peripheral]:
-    port = open_backend(f"emu:chain={chain}")
+    port = open_backend(f"emu:chain={chain}&clock=manual")
     assert isinstance(port, EmulatedPort)
     printer = port.chain[-1]
     assert isinstance(printer, Ieee1284Peripheral)

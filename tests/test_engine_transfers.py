@@ -43,7 +43,7 @@ PAYLOADS = st.one_of(
 
 
 def _session(chain: str) -> tuple[EmulatedPort, Session, Ieee1284Peripheral]:
-    port = open_backend(f"emu:chain={chain}")
+    port = open_backend(f"emu:chain={chain}&clock=manual")
     assert isinstance(port, EmulatedPort)
     session = Session(port)
     if "daisy" in chain:
@@ -95,6 +95,21 @@ def test_ecp_rle_run_is_expanded_on_reverse() -> None:
     assert result.data == payload
     # 5000 equal bytes went as 40 count/byte pairs, not 5000 cycles.
     assert result.accesses < 1000
+
+
+def test_a_run_left_in_the_chips_fifo_waits_for_the_host_without_a_timer() -> None:
+    """The chip expands a run-length count as the host makes room in its FIFO: while the FIFO
+    is full nothing ticks on the port's clock (a forgotten port costs no CPU), and each byte the
+    host reads lets the chip go on with the run."""
+    port, session, printer = _session("printer")
+    printer.queue_reverse(b"\x07" * 300)
+    assert session.read(1, nt.ECP_HW_NOIRQ).data == b"\x07"  # negotiated: ECP reverse phase
+    port.write_ecr(0x74)  # mode 011 with the data lines reversed: the chip reads by itself
+    assert port.read_fifo_block(20, 35_000) == b"\x07" * 20
+    assert port.clock.pending == 0  # the FIFO is full again and the chip waits for the host
+    rest = port.read_fifo_block(400, 35_000)
+    assert rest and set(rest) == {0x07}
+    port.write_ecr(0x34)
 
 
 def test_ecp_channel_address() -> None:
@@ -185,7 +200,7 @@ def test_switching_modes_terminates_and_renegotiates() -> None:
 @pytest.mark.parametrize("chain", ["printer", "daisy+printer"])
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
 def test_any_bytes_like_payload(chain: str, kind: type) -> None:
-    port = open_backend(f"emu:chain={chain}")
+    port = open_backend(f"emu:chain={chain}&clock=manual")
     printer = port.chain[-1]  # type: ignore[attr-defined]
     session = Session(port, ecp_rle=False)
     for mode in (nt.CENTRONICS, nt.IEEE_COMPATIBILITY, nt.ECP_SW, nt.EPP_HW):

@@ -192,3 +192,30 @@ def test_the_pacer_ends_with_its_clock() -> None:
     while pacers() > before and time.monotonic() < deadline:
         threading.Event().wait(0.01)
     assert pacers() == before
+
+
+def test_events_denser_than_wall_time_do_not_shut_others_out_of_a_paced_clock() -> None:
+    """A peripheral clocking every microsecond of virtual time outruns what Python can run: the
+    pacer lets virtual time lag instead of chasing wall time with the clock's lock held (which
+    shut the port's own user out for longer at each look)."""
+    clock = VirtualClock(paced=True)
+    ran = 0
+    behind = threading.Event()
+
+    def tick() -> None:
+        nonlocal ran
+        ran += 1
+        end = time.perf_counter_ns() + 20_000
+        while time.perf_counter_ns() < end:  # 20 us of work for each 1 us of the port's time
+            pass
+        if ran == 20_000:
+            behind.set()  # 20 ms of virtual time done in 0.4 s or more of wall time
+        clock.call_later(1_000, tick)
+
+    clock.call_later(1_000, tick)
+    assert behind.wait(60)
+    start = time.monotonic()
+    clock.call_at(0, lambda: None)  # takes the clock's lock, as the port's user does
+    waited = time.monotonic() - start
+    clock.close()
+    assert waited < 2.0, f"the pacer kept the clock's lock for {waited:.1f} s"

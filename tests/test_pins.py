@@ -491,7 +491,6 @@ def test_modes_and_device_status_name_themselves() -> None:
         assert "ECP_HW_NOIRQ" in repr(chosen)
 
 
-@pytest.mark.xfail(reason="facade.Mode and DeviceStatus are IntFlags whose str() is the number")
 def test_modes_and_device_status_print_by_name() -> None:
     with parport.open(f"emu:chain=printer&{MANUAL}") as bus, bus.device("LPT1.4") as dev:
         assert str(dev.status) == "SELECTED"

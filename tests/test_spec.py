@@ -407,7 +407,7 @@ def test_no_scheme(spec: str) -> None:
             "warp:9",
             "no backend for 'warp' in 'warp:9'; schemes on this build: emu, portio, ppdev, spy",
         ),
-        ("parportd:", "(parportd is not part of this release)"),
+        ("parportd:", "names a daemon, not a port: give it to parport.open() or connect()"),
     ],
 )
 def test_unknown_schemes(spec: str, message: str) -> None:

@@ -43,6 +43,11 @@ PACED_IDLE_JUMP_NS = 50_000_000
 _PACER_POLL_S = 0.5
 # How soon the pacer looks again when the hardware's lock is held (its holder moves time itself).
 _PACER_BUSY_S = 0.002
+# The most wall time one catch-up spends running due events with the clock's lock held. Events
+# denser than Python can run them (a peripheral clocking bytes every microsecond) would otherwise
+# keep the pacer behind wall time for ever, holding the lock: past this, virtual time is let lag
+# (pacing counts from where the clock got to) and the lock is released for others.
+_PACER_SLICE_NS = 5_000_000
 
 
 class Cancellable(Protocol):
@@ -395,15 +400,31 @@ class VirtualClock:
             if idle is not None:
                 idle.release()
 
-    def _advance_paced(self, target: int) -> None:
-        """The pacer's own move of time (lock held): run what is due, then note where it left
-        the clock so that it can tell its own moves from the hardware's."""
+    def _advance_paced(self, target: int) -> bool:
+        """The pacer's own move of time (lock held): run what is due, for one slice of wall
+        time at most, then note where it left the clock so that it can tell its own moves from
+        the hardware's. Returns False when the slice ran out before ``target`` (virtual time
+        now lags wall time; the caller lets others have the lock before it looks again)."""
         queue = self._queue
-        if queue and queue[0][0] <= target:
-            self.advance_to(target)
+        if not queue or queue[0][0] > target:
+            self._now = max(self._now, target)
+            self._pace_seen = self._now
+            return True
+        clock_ns = time.perf_counter_ns
+        deadline = clock_ns() + _PACER_SLICE_NS
+        caught_up = True
+        while queue and queue[0][0] <= target:
+            self.advance_to(max(queue[0][0], self._now))
+            if clock_ns() > deadline:
+                caught_up = not queue or queue[0][0] > target
+                break
+        if caught_up:
+            self._now = max(self._now, target)
         else:
-            self._now = target
+            # Behind by more than can be run: pace on from here instead of chasing wall time.
+            self._anchor_wall, self._anchor_virtual = clock_ns(), self._now
         self._pace_seen = self._now
+        return caught_up
 
     def _wait_at_wall_pace(self, when_ns: int) -> None:
         """A long wait with nothing due (paced clocks): let it pass at wall-clock pace; what other
@@ -457,8 +478,12 @@ class VirtualClock:
             return _PACER_BUSY_S
         try:
             with self._lock:
-                if not self._running and not self._closed:
-                    self._advance_paced(self._paced_target(time.perf_counter_ns()))
+                if (
+                    not self._running
+                    and not self._closed
+                    and not self._advance_paced(self._paced_target(time.perf_counter_ns()))
+                ):
+                    return _PACER_BUSY_S  # dense events: let the hardware's users in
         finally:
             if idle is not None:
                 idle.release()

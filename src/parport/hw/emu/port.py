@@ -67,7 +67,8 @@ IMPID: Final = {16: 0, 8: 1, 32: 2}  # cnfgA bits 6:4 by FIFO width
 _CPP_QUALIFIER: Final = re.compile(rb"\xaa+\x55+\x00+\xff")
 _CPP_AFTER_AA: Final = re.compile(rb"(?:\x55+(?:\x00+)?)?")  # after the last 0xAA: begun
 
-# An engine step: ("delay", ns) or ("wait", mask, value) on the status pins.
+# An engine step: ("delay", ns), ("wait", mask, value) on the status pins, or ("room", 0): until
+# the host reads a byte from the FIFO.
 EngineStep = tuple[str, int] | tuple[str, int, int]
 Engine = Generator[EngineStep, None, None]
 
@@ -164,6 +165,7 @@ class EmulatedPort(PortBackend):
         self._ovr_tristate = False
         self._engine: Engine | None = None
         self._engine_wait: tuple[int, int] | None = None
+        self._engine_room = False  # the engine waits for the host to read from the FIFO
         self._engine_timer: ScheduledCall | None = None
         self._rle = 1
         self._lines: tuple[int | None, int] = (None, -1)  # nothing driven yet
@@ -1171,8 +1173,12 @@ class EmulatedPort(PortBackend):
             return 0xFF
         byte, _ = self._fifo.popleft()
         self._update_service()
-        if mode == 3 and self._engine is None:
-            self._engine_select()  # room again for the reverse engine
+        if mode == 3:
+            if self._engine is None:
+                self._engine_select()  # room again for the reverse engine
+            elif self._engine_room:
+                self._engine_room = False
+                self._engine_advance()
         return byte
 
     def write_fifo(self, value: int) -> None:
@@ -1235,6 +1241,7 @@ class EmulatedPort(PortBackend):
         self._engine = None
         self._engine_timer = None
         self._engine_wait = None
+        self._engine_room = False
 
     def _engine_advance(self) -> None:
         engine = self._engine
@@ -1252,6 +1259,9 @@ class EmulatedPort(PortBackend):
                 return
             if step[0] == "delay":
                 self._engine_timer = self.clock.call_later(step[1], self._engine_timer_fired)
+                return
+            if step[0] == "room":
+                self._engine_room = True
                 return
             self._engine_wait = (step[1], step[2])  # type: ignore[misc]
             if self.cable.listener is None:
@@ -1315,7 +1325,7 @@ class EmulatedPort(PortBackend):
                 while remaining:
                     room = depth - len(self._fifo)
                     if not room:
-                        yield ("delay", 1000)  # until the host reads the FIFO
+                        yield ("room", 0)  # until the host reads the FIFO
                         continue
                     take = min(room, remaining)
                     self._fifo.extend([(byte, False)] * take)
