@@ -233,6 +233,40 @@ def test_a_dropped_handle_is_closed_for_you() -> None:
     b.close()
 
 
+def test_a_finalizer_inside_the_reaper_start_does_not_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dropped handle's finalizer runs wherever the garbage collector happens to run: here,
+    while the reaper for an earlier dropped handle is being started in the same thread. Both
+    are closed; nothing waits on itself."""
+    from parport.driver import iomgr
+
+    closed = [threading.Event(), threading.Event()]
+
+    class Target:
+        def __init__(self, index: int) -> None:
+            self.index = index
+
+        def close(self) -> None:
+            closed[self.index].set()
+
+    real_thread = threading.Thread
+    nested = []
+
+    def thread_with_a_collection(*args: object, **kwargs: object) -> threading.Thread:
+        if not nested:
+            nested.append(True)
+            iomgr.reap_later(Target(1))  # as a finalizer would, mid-allocation
+        return real_thread(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(iomgr.threading, "Thread", thread_with_a_collection)
+    caller = real_thread(target=iomgr.reap_later, args=(Target(0),), daemon=True)
+    caller.start()
+    caller.join(WAIT)
+    assert not caller.is_alive(), "reap_later waited on itself"
+    assert closed[0].wait(WAIT) and closed[1].wait(WAIT)
+
+
 def test_a_dropped_bus_stops_its_threads() -> None:
     def parport_threads() -> list[str]:
         return [t.name for t in threading.enumerate() if t.name.startswith("parport")]

@@ -4,6 +4,7 @@ both runs must agree; test_facade's contract tests run the same way, unchanged."
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -202,6 +203,24 @@ def test_close_releases_what_a_handle_holds(open_bus: Opener) -> None:
     mine.close()  # cancels what it queued
     assert {done(irp).status for irp in waiting} <= {nt.STATUS_CANCELLED, nt.STATUS_DEVICE_BUSY}
     assert bus.port.waiters == 0
+    port.close()
+
+
+def test_a_dropped_handle_is_closed_for_you(open_bus: Opener) -> None:
+    """A handle that becomes garbage unclosed warns and is closed as if closed: its lock goes,
+    the device is deselected and the waiter is granted (the close runs on the reaper thread, so
+    the finalizer never waits for a lock the collecting thread may hold)."""
+    bus = open_bus()
+    port = bus.create_file(PORT)
+    h = bus.create_file("LPT1.1")
+    assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    queued = port.submit_internal_device_control(ALLOCATE)
+    with pytest.warns(ResourceWarning, match="unclosed parport handle"):
+        del h
+        gc.collect()
+    assert done(queued).status == nt.STATUS_SUCCESS
+    assert not bus.hardware.chain[1].selected
+    assert port.internal_device_control(FREE).status == nt.STATUS_SUCCESS
     port.close()
 
 

@@ -356,9 +356,12 @@ class Handle(Closing):
 
 
 # --- handles dropped without close() -------------------------------------------------------------
-_reap_lock = threading.Lock()
+# A finalizer may run in any thread at any allocation, including inside the code below: nothing
+# here may block. The queue's append and popleft are atomic; the reaper's flag is a lock taken
+# only without blocking, by whoever finds no reaper running (the reaper looks again after it
+# lets go of the flag, so a target queued meanwhile is never left behind).
 _reap_queue: deque[Closable] = deque()
-_reaper: threading.Thread | None = None
+_reaper_running = threading.Lock()
 
 
 class Closable(Protocol):
@@ -374,27 +377,32 @@ def _reap(file: FileObject) -> None:
 
 
 def reap_later(target: Closable) -> None:
-    """Close ``target`` on the reaper thread, started for the purpose (and ended when done)."""
-    global _reaper
-    with _reap_lock:
-        _reap_queue.append(target)
-        if _reaper is None:
-            _reaper = threading.Thread(target=_reap_all, name="parport reaper", daemon=True)
-            _reaper.start()
+    """Close ``target`` on the reaper thread, started for the purpose (and ended when done).
+    Never blocks, so a finalizer can call it from anywhere."""
+    _reap_queue.append(target)
+    if not _reaper_running.acquire(blocking=False):
+        return  # the running reaper will find it
+    try:
+        threading.Thread(target=_reap_all, name="parport reaper", daemon=True).start()
+    except BaseException:
+        _reaper_running.release()
+        raise
 
 
 def _reap_all() -> None:
-    global _reaper
     while True:
-        with _reap_lock:
-            if not _reap_queue:
-                _reaper = None
-                return
-            target = _reap_queue.popleft()
-        try:
-            target.close()
-        except Exception:
-            log.exception("closing %r, which was dropped unclosed, failed", target)
+        while _reap_queue:
+            try:
+                target = _reap_queue.popleft()
+            except IndexError:
+                break
+            try:
+                target.close()
+            except Exception:
+                log.exception("closing %r, which was dropped unclosed, failed", target)
+        _reaper_running.release()
+        if not _reap_queue or not _reaper_running.acquire(blocking=False):
+            return  # nothing more, or another reaper has started for it
 
 
 def _unused_name(name: str, taken: Container[str]) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import nt
 from ..driver import Rescan
+from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
 from . import protocol as p
 from .config import default_socket_path
@@ -267,9 +268,23 @@ class RemoteFile:
         return f"<parportd file {self.name}{' closed' if self.closed else ''}>"
 
 
+class _Drop:
+    """Closing a dropped handle's file: what the reaper thread runs."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file: RemoteFile) -> None:
+        self.file = file
+
+    def close(self) -> None:
+        self.file.drop()
+
+
 def _dropped(file: RemoteFile) -> None:
+    """A handle became garbage unclosed: warn, and close it on the reaper thread (a finalizer
+    runs wherever the collector does, maybe in a thread that holds the lock ``drop`` takes)."""
     warnings.warn(f"unclosed parport handle {file.name}", ResourceWarning, stacklevel=2)
-    file.drop()
+    reap_later(_Drop(file))
 
 
 class RemoteHandle(Closing):
