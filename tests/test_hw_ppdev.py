@@ -360,6 +360,28 @@ def test_claim_follows_the_arbiter(fake: FakeKernel, tmp_path: Path) -> None:
     assert fake.closed
 
 
+def test_an_exclusive_port_stays_claimed_from_open_to_close(
+    fake: FakeKernel, tmp_path: Path
+) -> None:
+    """With PPEXCL nobody else can register on the port: the claim taken at open is kept, and
+    a pin write is one PPWDATA, with no PPCLAIM or PPRELEASE around it."""
+    from parport.driver.bus import ParallelBus
+    from parport.facade import Bus
+
+    backend = PpdevPort(system=fake, root=_tree(tmp_path), exclusive=True)
+    assert not backend.shared
+    with Bus(ParallelBus(backend)) as bus:
+        assert fake.claimed  # the first scan's end does not release it
+        before = len(fake.calls)
+        bus.pins.set_data(0x5A)
+        assert fake.calls[before:] == [ppdev.PPWDATA] and fake.data == 0x5A
+        with bus.port.allocated(timeout=5):
+            assert fake.claimed
+        assert fake.claimed
+        assert fake.calls.count(ppdev.PPCLAIM) == 1 and ppdev.PPRELEASE not in fake.calls
+    assert fake.closed
+
+
 # --- errors a user meets --------------------------------------------------------------------------
 
 

@@ -22,7 +22,10 @@ kernel's ``parport`` layer (ieee1284.md §6). This backend maps :class:`PortBack
   meaningless on a port without EPP) reads 1 when the kernel found no EPP, as on SPP chips (§1.4).
 * sharing (§6.2): :attr:`shared` is True; :meth:`claim` is PPCLAIM and :meth:`release` PPRELEASE,
   called by the driver's seam exactly while parport's arbiter has granted the port, so ``lp``,
-  ``ppa`` or other ppdev users get the port in between. PPEXCL only with ``exclusive=1``.
+  ``ppa`` or other ppdev users get the port in between. PPEXCL only with ``exclusive=1``: then
+  no other driver may even register on the port, so there is nobody to release it for, and the
+  backend keeps the claim it took at open until it closes (:attr:`shared` is False; each
+  request is its register accesses alone, as a trigger port needs).
   Opening claims once, so that the bus's detection and first scan run claimed; the scan's
   release ends that claim. A register access made while unclaimed claims first (and keeps the
   claim until the next release).
@@ -234,6 +237,7 @@ class PpdevPort(PortBackend):
         self.path = path
         self.name = f"ppdev:{path}"
         self.exclusive = exclusive
+        self.shared = not exclusive  # exclusive: claimed from open to close (module docstring)
         self.release_timeout = release_timeout
         self.clock = MonotonicClock()
         self._sys = system if system is not None else SystemCalls()
