@@ -428,14 +428,6 @@ def test_a_zip_drive_that_does_not_answer(zip_bus: ParallelBus) -> None:
 # --- address assignment (INIT_1284_3_BUS, a printer reset) ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: seam.reassign_addresses (INIT_1284_3_BUS, from the owner) runs the address "
-    "assignment with the owner's daisy device still selected; the selected device cuts the "
-    "chain behind it off, so only it answers (daisy_count 2 -> 1), and the seam forgets the "
-    "selection while the device stays selected on the wire: after FREE the next client's "
-    "printer job lands on daisy 0. It should deselect first, as the bus scan does.",
-)
 def test_address_assignment_by_an_owner_with_a_daisy_device_selected(lpt: ParallelBus) -> None:
     d0, _ = _daisies(lpt)
     printer = emu(lpt).chain[2]

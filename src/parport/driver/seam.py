@@ -233,14 +233,18 @@ class PortSeam:
 
     def reassign_addresses(self, owner: object) -> int:
         """IEEE 1284.3 address assignment for the owner (INIT_1284_3_BUS, a printer reset): every
-        daisy-chain device comes out deselected. The count of devices that answered."""
+        daisy-chain device comes out deselected. The count of devices that answered.
+
+        A daisy-chain device the owner selected is deselected first, as the bus scan does: a
+        selected device passes nothing down the cable, so the devices behind it would not see
+        the assignment, and it would stay selected on the wire for the port's next owner."""
         with self.wire_lock:
             if self.session.connected:
                 self.session.terminate()
-            count = dot3.assign_addresses(self.backend)
             selection = self._selection
             if selection is not None and selection.target == "daisy":
-                self._selection = None
+                self._wire_deselect("daisy")
+            count = dot3.assign_addresses(self.backend)
         return count
 
     # --- the system's claim (shared backends) ---------------------------------------------------
