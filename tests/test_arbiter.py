@@ -241,9 +241,29 @@ def test_a_grant_that_raises_fails_its_request_and_passes_the_port_on(
     arbiter.free(a)
     assert failing.result == nt.IoStatus(nt.STATUS_UNSUCCESSFUL, 0)
     assert next_one.status == nt.STATUS_SUCCESS and arbiter.owner is c
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "lpt: the grant of" in errors[0].getMessage()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"lpt: the grant of {failing!r} raised"]
     caplog.clear()
+
+
+def test_only_the_owner_frees_the_port_not_even_none(caplog: pytest.LogCaptureFixture) -> None:
+    """A free by anybody but the owner — None included — changes nothing and says so."""
+    caplog.set_level(logging.DEBUG, logger="parport.driver.arbiter")
+    arbiter = PortArbiter("lpt")
+    a, b = Owner("a"), Owner("b")
+    assert not arbiter.free(None)  # a free port: nobody to free it
+    assert arbiter.try_allocate(a)
+    assert not arbiter.free(None) and not arbiter.free(b)
+    assert arbiter.owner is a
+    waiting = _irp()
+    arbiter.allocate(waiting, b)
+    assert not arbiter.free(None)  # with a waiter queued: the other path
+    assert arbiter.owner is a and not waiting.done
+    messages = [r.getMessage() for r in caplog.records if r.name == "parport.driver.arbiter"]
+    assert messages.count(f"lpt: free by {b!r}, which does not own the port") == 1
+    assert messages.count("lpt: free by None, which does not own the port") == 3
+    assert arbiter.free(a) and waiting.status == nt.STATUS_SUCCESS and arbiter.owner is b
+    assert arbiter.free(b) and arbiter.owner is None
 
 
 def test_a_grant_that_completed_its_request_then_raised_keeps_its_status(

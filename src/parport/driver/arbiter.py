@@ -30,6 +30,9 @@ __all__ = ["PortArbiter", "Waiter"]
 
 log = logging.getLogger(__name__)
 
+# What ``_hold.pop`` answers for an owner that holds nothing: never an owner, not even None.
+_NOBODY: object = object()
+
 
 @dataclass(eq=False, slots=True)
 class Waiter:
@@ -185,7 +188,7 @@ class PortArbiter:
         ``_busy`` back after seeing it (:meth:`_rescue`). Handing the port to a waiter takes
         the arbiter's lock."""
         if not self._queue:
-            if self._hold.pop(owner, None) is not owner:
+            if self._hold.pop(owner, _NOBODY) is not owner:
                 return self._not_owner(owner)
             self._owner = None
             self._busy.release()
@@ -202,7 +205,7 @@ class PortArbiter:
                 self._rescue()
             return True
         with self._lock:
-            if self._hold.pop(owner, None) is not owner:
+            if self._hold.pop(owner, _NOBODY) is not owner:
                 waiter = None
                 freed = False
             else:

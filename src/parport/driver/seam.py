@@ -187,7 +187,7 @@ class PortSeam:
                 self.session.terminate()
             if current is not None:
                 status = self._wire_deselect(current.target)
-                if status != nt.STATUS_SUCCESS or target == "eoc":
+                if status != nt.STATUS_SUCCESS:
                     return status
             if target == "daisy":
                 ok = dot3.select(self.backend, command.ID)
@@ -218,16 +218,16 @@ class PortSeam:
             return self._wire_deselect(target)
 
     def _wire_deselect(self, target: str) -> Status:
-        """DESELECT (daisy) or disconnect (Zip) on the wire (the wire lock is held); whatever
-        the wire answers, the seam no longer counts the device as selected."""
-        if target == "daisy":
-            ok = dot3.deselect_all(self.backend)
-        elif target == "zip":
-            ok = dot3.zip_disconnect(self.backend)
-        else:
-            ok = True
+        """DESELECT (``"daisy"``) or disconnect (``"zip"``) on the wire (the wire lock is held;
+        the end-of-chain device is never a selection); whatever the wire answers, the seam no
+        longer counts a device of that kind as selected."""
+        ok = (
+            dot3.deselect_all(self.backend)
+            if target == "daisy"
+            else dot3.zip_disconnect(self.backend)
+        )
         selection = self._selection
-        if selection is not None and target in (selection.target, "daisy"):
+        if selection is not None and selection.target == target:
             self._selection = None
         return nt.STATUS_SUCCESS if ok else nt.STATUS_UNSUCCESSFUL
 
