@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -371,7 +371,7 @@ class ParallelPort(DeviceObject, PortSeam):
         if self.claim(irp, owner, granted):
             self._run_script(irp, steps, owner)
 
-    def _run_script(self, irp: nt.Irp, steps: list[registers.Step], take: object) -> None:
+    def _run_script(self, irp: nt.Irp, steps: Sequence[registers.Step], take: object) -> None:
         """Run a script for its owner; ``take``: the owner whose automatic allocation it was,
         given back afterwards."""
         if take is not None and not self.owns(take):

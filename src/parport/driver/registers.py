@@ -21,6 +21,7 @@ bits, as the PC sees them (``parport.hw.signals`` converts to pin levels).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
@@ -69,8 +70,21 @@ def encode(steps: Iterable[Step]) -> bytes:
     return b"".join(_STEP.pack(int(op), int(reg), int(value)) for op, reg, value in steps)
 
 
-def decode(data: bytes) -> list[Step] | None:
+# Scripts this short are decoded once and kept (a trigger program sends the same few over and
+# over: one per code); longer ones are decoded each time.
+_CACHED_STEPS: Final = 16
+
+
+def decode(data: bytes) -> tuple[Step, ...] | None:
     """The steps of a request's input, or None when it is not a valid script."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    if len(data) <= _CACHED_STEPS * _STEP.size:
+        return _decode_cached(data)
+    return _decode(data)
+
+
+def _decode(data: bytes) -> tuple[Step, ...] | None:
     if not data or len(data) % _STEP.size or len(data) // _STEP.size > MAX_STEPS:
         return None
     steps: list[Step] = []
@@ -86,7 +100,10 @@ def decode(data: bytes) -> list[Step] | None:
         if op == Op.SLEEP and value > MAX_SLEEP_US:
             return None
         steps.append((op, reg, value))
-    return steps
+    return tuple(steps)
+
+
+_decode_cached = functools.lru_cache(maxsize=1024)(_decode)
 
 
 def reads(steps: Sequence[Step]) -> int:
