@@ -464,3 +464,44 @@ def test_a_request_queued_after_the_owner_let_go_is_granted_by_its_own_allocate(
     assert arbiter.allocate(irp, b) is False  # queued, then granted by the rescue
     assert irp.status == nt.STATUS_SUCCESS and arbiter.owner is b
     assert arbiter.query_num_waiters() == 0
+
+
+class _LateLock:
+    """The arbiter's ownership lock, as a request being queued sees it when the owner took the
+    port back an instant after the queue was checked: ``locked()`` answers False once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.lie = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        if self.lie:
+            self.lie = False
+            return False
+        return self._lock.locked()
+
+
+def test_a_request_queued_as_the_port_is_taken_back_waits_without_blocking_its_caller() -> None:
+    """A request queued while the port looked free tries to take it for the head of the queue;
+    when somebody has it after all, the caller returns at once and the request waits its turn."""
+    arbiter = PortArbiter("lpt")
+    late = _LateLock()
+    arbiter._busy = late  # type: ignore[assignment]
+    a, b = Owner("a"), Owner("b")
+    assert arbiter.try_allocate(a)
+    late.lie = True
+    waiting = _irp()
+    caller = threading.Thread(target=arbiter.allocate, args=(waiting, b), daemon=True)
+    caller.start()
+    caller.join(10)
+    assert not caller.is_alive(), "queuing a request blocked until the owner let go"
+    assert not waiting.done and arbiter.owner is a
+    assert [w.irp for w in arbiter.waiters()] == [waiting]
+    assert arbiter.free(a) and waiting.status == nt.STATUS_SUCCESS and arbiter.owner is b
+    assert arbiter.free(b) and arbiter.owner is None

@@ -193,8 +193,10 @@ def test_deselect_with_keep_port_ends_a_session_and_keeps_the_port(lpt: Parallel
     result = p.internal_device_control(DESELECT, command(0, KEEP))
     assert result.status == nt.STATUS_SUCCESS
     assert not d0.selected and lpt.fdo.selection is None and lpt.fdo.owner is p.file
+    accesses = emu(lpt).accesses
     eoc = p.internal_device_control(DESELECT, command(4, KEEP))
     assert eoc.status == nt.STATUS_SUCCESS and lpt.fdo.owner is p.file
+    assert emu(lpt).accesses == accesses  # the end-of-chain device: nothing to do on the wire
     bad = p.internal_device_control(DESELECT, command(3, KEEP))
     assert bad.status == nt.STATUS_INVALID_PARAMETER and lpt.fdo.owner is p.file
     assert status(free(p)) == nt.STATUS_SUCCESS
