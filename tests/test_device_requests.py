@@ -380,3 +380,26 @@ def test_requests_to_a_vanished_device(lpt) -> None:  # type: ignore[no-untyped-
         assert (result.status, result.information) == (nt.STATUS_DEVICE_REMOVED, 0)
     with pytest.raises(nt.NtStatusError):
         lpt.create_file("LPT1.4")
+
+
+def test_a_session_held_between_requests_gives_way_to_a_waiter_at_the_next_request() -> None:
+    """After a request in a negotiated mode (ECP here) the device keeps the port and its session
+    while nobody waits; a client that asks for the port meanwhile gets it when the device's next
+    request ends, not after 250 ms of the device being idle (a client writing back to back
+    would otherwise keep everybody out)."""
+    b = bus("emu:")
+    h = b.create_file("LPT1.4")
+    masks = nt.PARCLASS_NEGOTIATION_MASK(usReadMask=nt.ECP_ANY, usWriteMask=nt.ECP_ANY).pack()
+    assert h.device_control(nt.IOCTL_IEEE1284_NEGOTIATE, masks, 4).status == nt.STATUS_SUCCESS
+    assert h.write(b"first").information == 5
+    assert b.fdo.owner is b.lookup("LPT1.4") and b.fdo.session.connected  # kept: nobody waits
+    p = b.create_file(PORT)
+    waiting = allocate(p)
+    assert not waiting.done  # the clock stands still: the 250 ms idle rule cannot end it
+    assert h.write(b"second").information == 6
+    assert waiting.wait(30) is not None and waiting.status == nt.STATUS_SUCCESS
+    assert b.fdo.owner is p.file and not b.fdo.session.connected
+    assert p.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE).status == 0
+    h.close()
+    p.close()
+    b.close()

@@ -267,6 +267,23 @@ def test_a_finalizer_inside_the_reaper_start_does_not_deadlock(
     assert closed[0].wait(WAIT) and closed[1].wait(WAIT)
 
 
+def test_a_dropped_handle_is_closed_even_when_warnings_are_errors() -> None:
+    """``python -W error``: the finalizer's ResourceWarning raises, and the close still
+    happens (it is queued before the warning)."""
+    b = bus("emu:")
+    h = b.create_file("LPT1.0")
+    assert h.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del h
+        gc.collect()
+    p = b.create_file(PORT)
+    assert p.internal_device_control(ALLOCATE, timeout=WAIT).status == nt.STATUS_SUCCESS
+    assert not emu(b).chain[0].selected
+    p.close()
+    b.close()
+
+
 def test_a_dropped_bus_stops_its_threads() -> None:
     def parport_threads() -> list[str]:
         return [t.name for t in threading.enumerate() if t.name.startswith("parport")]

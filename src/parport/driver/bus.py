@@ -92,8 +92,8 @@ class _Teardown:
 
 
 def _dropped(teardown: _Teardown) -> None:
+    reap_later(teardown)  # first: with warnings turned into errors, the warning raises
     warnings.warn("unclosed parport bus", ResourceWarning, stacklevel=2)
-    reap_later(teardown)
 
 
 class ParallelBus(Closing):

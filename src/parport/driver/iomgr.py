@@ -372,8 +372,8 @@ def _reap(file: FileObject) -> None:
     """A handle became garbage unclosed: warn, and close it on the reaper thread (a finalizer
     may run anywhere, even where a lock the cleanup needs is held)."""
     file._dropped = True  # an exclusive device's next open waits for this close
+    reap_later(file)  # first: with warnings turned into errors, the warning raises
     warnings.warn(f"unclosed parport handle {file.name}", ResourceWarning, stacklevel=2)
-    reap_later(file)
 
 
 def reap_later(target: Closable) -> None:

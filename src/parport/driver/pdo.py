@@ -635,12 +635,17 @@ class ParallelDevice(DeviceObject, PortOwner):
         return nt.STATUS_SUCCESS if status == nt.STATUS_INVALID_DEVICE_STATE else status
 
     def _after_request(self) -> None:
-        """Step 3: free the port unless a lock or a session keeps it; signal PARDOT3 events."""
+        """Step 3: free the port unless a lock or a session keeps it; signal PARDOT3 events.
+
+        A session (a negotiated IEEE 1284 mode) keeps the port after the request only while
+        nobody waits for it; when somebody does, the session ends and the port goes to them now,
+        as Microsoft's documentation of ``parallel.h`` describes. (The reference driver waits
+        for 250 ms of idleness, so a client sending requests back to back starves the rest.)"""
         if self.dot3_event is not None and self.port.session.data_available():
             _signal(self.dot3_event)
         if not self.owns_port or self.locked:
             return
-        if self.port.session.connected:
+        if self.port.session.connected and self.port.arbiter.query_num_waiters() == 0:
             self._arm_idle_timer()
             return
         self._give_back()

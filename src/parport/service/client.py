@@ -283,8 +283,8 @@ class _Drop:
 def _dropped(file: RemoteFile) -> None:
     """A handle became garbage unclosed: warn, and close it on the reaper thread (a finalizer
     runs wherever the collector does, maybe in a thread that holds the lock ``drop`` takes)."""
+    reap_later(_Drop(file))  # first: with warnings turned into errors, the warning raises
     warnings.warn(f"unclosed parport handle {file.name}", ResourceWarning, stacklevel=2)
-    reap_later(_Drop(file))
 
 
 class RemoteHandle(Closing):
