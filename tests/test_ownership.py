@@ -4,10 +4,12 @@ port — and what must happen instead (docs/driver.md, "Ownership"; windows-parp
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 
 import pytest
 
@@ -495,4 +497,96 @@ def test_a_traced_shared_port_is_still_claimed_from_the_system(tmp_path: object)
     assert p.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
     p.internal_device_control(FREE)
     assert inner.events == ["claim", "release"]
+    b.close()
+
+
+# --- callbacks racing the close of the handle that handed them out ------------------------------
+
+
+def _port_callbacks(h: object) -> tuple[nt.PARALLEL_PORT_INFORMATION, object, object]:
+    size = nt.PARALLEL_PORT_INFORMATION.SIZE
+    out = h.internal_device_control(nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO, b"", size)  # type: ignore[attr-defined]
+    info = nt.PARALLEL_PORT_INFORMATION.unpack(out.output)
+    table = h.callbacks  # type: ignore[attr-defined]
+    return info, table.callable(info.TryAllocatePort), table.callable(info.FreePort)
+
+
+def _hammer(
+    take: Callable[[], object], give: Callable[[], object]
+) -> tuple[threading.Event, threading.Thread]:
+    """Call ``take`` over and over from another thread, ``give`` after every other one; set the
+    returned event to stop it."""
+    stop, going = threading.Event(), threading.Event()
+
+    def spin() -> None:
+        calls = 0
+        while not stop.is_set():
+            take()
+            calls += 1
+            going.set()
+            if calls % 2:
+                give()
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    assert going.wait(WAIT)
+    return stop, thread
+
+
+def test_port_callbacks_of_a_closed_handle_take_nothing() -> None:
+    b = bus("emu:")
+    p = b.create_file(PORT)
+    info, try_allocate, free_port = _port_callbacks(p)
+    p.close()
+    assert try_allocate(info.Context) is False
+    assert free_port(info.Context) == nt.STATUS_INVALID_DEVICE_STATE
+    assert b.fdo.owner is None and b.check() == []
+    b.close()
+
+
+def test_try_allocate_racing_the_close_never_leaves_the_port_to_the_closed_handle() -> None:
+    """Another thread calls TryAllocatePort/FreePort over and over while the handle closes:
+    whichever way each race goes, once close() returns the port is free."""
+    b = bus("emu:")
+    for _ in range(200):
+        p = b.create_file(PORT)
+        info, try_allocate, free_port = _port_callbacks(p)
+        stop, thread = _hammer(
+            functools.partial(try_allocate, info.Context),
+            functools.partial(free_port, info.Context),
+        )
+        p.close()
+        stop.set()
+        thread.join(WAIT)
+        assert b.fdo.owner is None, b.check()
+        assert b.check() == []
+    b.close()
+
+
+def test_parclass_callbacks_racing_the_close_leave_nothing_selected_or_held() -> None:
+    """ParallelTryselect/ParallelDeSelect from another thread while the device's handle closes:
+    after close() the port is free, daisy 0 is not selected, and no device is left locked."""
+    b = bus("emu:")
+    daisy = emu(b).chain[0]
+    for _ in range(100):
+        d = b.create_file("LPT1.0")
+        out = d.internal_device_control(
+            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", nt.PARCLASS_INFORMATION.SIZE
+        )
+        info = nt.PARCLASS_INFORMATION.unpack(out.output)
+        try_select = d.callbacks.callable(info.ParallelTryselect)
+        deselect = d.callbacks.callable(info.ParallelDeSelect)
+        first = nt.PARALLEL_1284_COMMAND(ID=0)
+        stop, thread = _hammer(
+            functools.partial(try_select, info.ParclassContext, first),
+            functools.partial(deselect, info.ParclassContext, first),
+        )
+        d.close()
+        stop.set()
+        thread.join(WAIT)
+        assert b.fdo.owner is None and not daisy.selected, b.check()
+        assert b.check() == []
+        assert try_select(info.ParclassContext, nt.PARALLEL_1284_COMMAND(ID=0)) == (
+            nt.STATUS_INVALID_DEVICE_STATE
+        )
     b.close()

@@ -289,7 +289,11 @@ class ParallelBus(Closing):
             for device in list(self._devices.values()):
                 if device.port is fdo and device.locked and owner is not device:
                     problems.append(f"{device.location} is locked but the port is {owner!r}'s")
-            if isinstance(owner, ParallelDevice) and not owner.open_handles and not owner._closing:
+            if (
+                isinstance(owner, ParallelDevice)
+                and not owner.open_handles
+                and (not owner._closing or owner.work.stopped)
+            ):
                 problems.append(
                     f"{fdo.port_name} is held by {owner.location}, which nobody has open"
                 )

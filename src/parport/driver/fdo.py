@@ -161,21 +161,29 @@ class ParallelPort(DeviceObject, PortSeam):
         return routine
 
     def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:
+        """The callbacks that take or change the port run under the handle's rundown: a call
+        racing the handle's close either ends before the cleanup, which then gives back what it
+        took, or finds the handle closed and does nothing (STATUS_INVALID_DEVICE_STATE)."""
         arbiter = self.arbiter
-        if what == "try_allocate":
-            return functools.partial(arbiter.try_allocate, file)  # called with the context
-        if what == "free":
-            return functools.partial(self.release, file)  # A4: a no-op from a non-owner
+        refused = nt.STATUS_INVALID_DEVICE_STATE
+        if what == "try_allocate":  # called with the context
+            return file.guarded(functools.partial(arbiter.try_allocate, file), False)
+        if what == "free":  # A4: a no-op from a non-owner
+            return file.guarded(functools.partial(self.release, file), refused)
         if what == "waiters":
             return functools.partial(arbiter.count_waiters)
         if what == "set_chip":
-            return lambda context, mode: self.set_chip_mode(file, mode)
+            return file.guarded(lambda context, mode: self.set_chip_mode(file, mode), refused)
         if what == "clear_chip":
-            return lambda context, mode: self.clear_chip_mode(file, mode)
+            return file.guarded(lambda context, mode: self.clear_chip_mode(file, mode), refused)
         if what == "try_select":
-            return lambda context, command: self.try_select(file, as_command(command))
+            return file.guarded(
+                lambda context, command: self.try_select(file, as_command(command)), refused
+            )
         if what == "deselect":
-            return lambda context, command: self.deselect_device(file, as_command(command))
+            return file.guarded(
+                lambda context, command: self.deselect_device(file, as_command(command)), refused
+            )
         raise KeyError(what)
 
     def more_information(self) -> nt.MORE_PARALLEL_PORT_INFORMATION:

@@ -18,9 +18,9 @@ import threading
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from threading import get_ident
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .. import nt
 from ..hw.lifetime import Closing
@@ -30,6 +30,7 @@ from .tokens import TokenTable
 __all__ = ["DeviceObject", "FileObject", "Handle", "IoManager", "normalize_name", "reap_later"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_COLLISIONS = 9
 _INTERNAL = nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
@@ -175,6 +176,32 @@ class FileObject(PortOwner):
                 with self._lock:
                     self._drained.notify_all()
         return irp
+
+    def guarded(self, routine: Callable[..., T], refused: T) -> Callable[..., T]:
+        """``routine`` as a callback handed out through this handle: it runs under the same
+        rundown as :meth:`submit` (a close waits for a call under way, then cleans up what it
+        took), and once the handle is closed it does nothing and answers ``refused``."""
+
+        def callback(*args: Any) -> T:
+            me = get_ident()
+            inside = self._inside
+            inside.append(me)
+            try:
+                if self._closed:
+                    return refused
+                return routine(*args)
+            finally:
+                inside.remove(me)
+                if self._closed:
+                    with self._lock:
+                        self._drained.notify_all()
+
+        return callback
+
+    @property
+    def finished_closing(self) -> bool:
+        """Closed, and its cleanup over."""
+        return self._done.is_set()
 
     def close(self) -> None:
         """IRP_MJ_CLEANUP then IRP_MJ_CLOSE, once; a second close waits for the first."""

@@ -986,23 +986,26 @@ class ParallelDevice(DeviceObject, PortOwner):
         tokens = file.callbacks
         caps = self.port.backend.capabilities
         hw = self.port.session.hardware
+        # Each callback runs under the handle's rundown (FileObject.guarded): one racing the
+        # close ends before the cleanup gives back what it took, or does nothing after it.
+        refused: Status = nt.STATUS_INVALID_DEVICE_STATE
         info = nt.PARCLASS_INFORMATION(
             Controller=caps.base,
             EcrController=(caps.base_hi or 0) if hw.ecr else 0,
             SpanOfController=self.port._span(),
-            DetermineIeeeModes=tokens.token(self._cb_determine),
-            NegotiateIeeeMode=tokens.token(self._cb_negotiate),
-            TerminateIeeeMode=tokens.token(self._cb_terminate),
-            IeeeFwdToRevMode=tokens.token(self._cb_fwd_to_rev),
-            IeeeRevToFwdMode=tokens.token(self._cb_rev_to_fwd),
-            ParallelRead=tokens.token(self._cb_read),
-            ParallelWrite=tokens.token(self._cb_write),
+            DetermineIeeeModes=tokens.token(file.guarded(self._cb_determine, nt.NONE)),
+            NegotiateIeeeMode=tokens.token(file.guarded(self._cb_negotiate, refused)),
+            TerminateIeeeMode=tokens.token(file.guarded(self._cb_terminate, refused)),
+            IeeeFwdToRevMode=tokens.token(file.guarded(self._cb_fwd_to_rev, refused)),
+            IeeeRevToFwdMode=tokens.token(file.guarded(self._cb_rev_to_fwd, refused)),
+            ParallelRead=tokens.token(file.guarded(self._cb_read, (refused, b""))),
+            ParallelWrite=tokens.token(file.guarded(self._cb_write, (refused, 0))),
             ParclassContext=tokens.token(self),
             HardwareCapabilities=self.port.hardware_capabilities(),
             FifoDepth=hw.fifo_depth,
             FifoWidth=hw.fifo_width if hw.fifo_depth else 0,
-            ParallelTryselect=tokens.token(self._cb_tryselect),
-            ParallelDeSelect=tokens.token(self._cb_deselect),
+            ParallelTryselect=tokens.token(file.guarded(self._cb_tryselect, refused)),
+            ParallelDeSelect=tokens.token(file.guarded(self._cb_deselect, refused)),
         )
         self.connected_class = True
         data = info.pack()

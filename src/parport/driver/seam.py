@@ -291,6 +291,8 @@ class PortSeam:
         """What is wrong with the port's ownership right now (empty when all holds)."""
         problems = list(self.violations)
         owner = self.arbiter.owner
+        if getattr(owner, "finished_closing", False):
+            problems.append(f"the port is held by {owner!r}, whose close has finished")
         selection = self._selection
         if selection is not None and selection.owner is not owner:
             problems.append(

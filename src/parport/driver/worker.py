@@ -106,6 +106,11 @@ class WorkQueue:
         return self._state == _RUNNING
 
     @property
+    def stopped(self) -> bool:
+        """Stopped, and any shutdown over (a device nobody has open, once its cleanup is done)."""
+        return self._state == _STOPPED
+
+    @property
     def on_worker(self) -> bool:
         """Whether the calling thread is this queue's worker."""
         return threading.current_thread() is self._thread
