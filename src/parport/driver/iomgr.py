@@ -171,11 +171,15 @@ class FileObject(PortOwner):
             if isinstance(exc, nt.IrpAlreadyCompletedError):
                 raise
         finally:
-            inside.remove(me)
-            if self._closed:
-                with self._lock:
-                    self._drained.notify_all()
+            self._leave(me)
         return irp
+
+    def _leave(self, me: int) -> None:
+        """The end of a dispatch or a callback through this handle (the rundown's other half)."""
+        self._inside.remove(me)
+        if self._closed:
+            with self._lock:
+                self._drained.notify_all()
 
     def guarded(self, routine: Callable[..., T], refused: T) -> Callable[..., T]:
         """``routine`` as a callback handed out through this handle: it runs under the same
@@ -184,17 +188,11 @@ class FileObject(PortOwner):
 
         def callback(*args: Any) -> T:
             me = get_ident()
-            inside = self._inside
-            inside.append(me)
+            self._inside.append(me)
             try:
-                if self._closed:
-                    return refused
-                return routine(*args)
+                return refused if self._closed else routine(*args)
             finally:
-                inside.remove(me)
-                if self._closed:
-                    with self._lock:
-                        self._drained.notify_all()
+                self._leave(me)
 
         return callback
 
