@@ -4,6 +4,8 @@ the argument; the values it returns print by name."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 import parport
@@ -135,3 +137,20 @@ def test_a_parportd_spec_goes_through_the_daemon(monkeypatch: pytest.MonkeyPatch
         parport.open()
     with pytest.raises(TypeError, match="stands alone"):
         parport.open("parportd:", max_daisy=1)
+
+
+def test_a_locked_device_dropped_unclosed_gives_the_port_back() -> None:
+    """The bus remembers which device a thread locked (for pin calls inside the lock) without
+    keeping it alive: a locked Device the program drops is closed as garbage, lock and all."""
+    with parport.open("emu:clock=manual") as bus:
+
+        def lock_and_forget() -> None:
+            bus.device("LPT1.0").lock()
+
+        with pytest.warns(ResourceWarning, match="unclosed parport handle LPT1.0"):
+            lock_and_forget()
+            gc.collect()
+        with bus.port.allocated(timeout=30):
+            assert bus.holder() is None
+            assert not bus.hardware.chain[0].selected
+        assert bus.driver.check() == []

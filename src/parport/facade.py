@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from enum import IntFlag
 from typing import Any, Protocol
@@ -370,24 +371,34 @@ class Bus(Closing):
         self.driver = driver
         self._port: Port | None = None
         self._lock = threading.Lock()
-        self._holders: dict[int, list[Device]] = {}  # per thread: the devices it locked
+        # Per thread: the devices it locked, held weakly: a locked device the program drops is
+        # closed as garbage (its lock with it), not kept alive here.
+        self._holders: dict[int, list[weakref.ref[Device]]] = {}
 
     # --- who holds the port in this thread (for pin access) -------------------------------------
     def holder(self) -> Device | None:
         """The device this thread has locked most recently and not yet unlocked, if any: pin
         calls made inside its ``locked()`` go through it."""
         held = self._holders.get(threading.get_ident())
-        return held[-1] if held else None
+        while held:
+            device = held[-1]()
+            if device is not None:
+                return device
+            with self._lock:
+                if held and held[-1]() is None:
+                    held.pop()
+        return None
 
     def _hold(self, device: Device) -> None:
         with self._lock:
-            self._holders.setdefault(threading.get_ident(), []).append(device)
+            self._holders.setdefault(threading.get_ident(), []).append(weakref.ref(device))
 
     def _unhold(self, device: Device) -> None:
         with self._lock:
             for ident, held in list(self._holders.items()):
-                if device in held:
-                    held.remove(device)
+                held[:] = [
+                    ref for ref in held if (alive := ref()) is not None and alive is not device
+                ]
                 if not held:
                     del self._holders[ident]
 
