@@ -269,6 +269,8 @@ def test_a_finalizer_inside_the_reaper_start_does_not_deadlock(
     assert closed[0].wait(WAIT) and closed[1].wait(WAIT)
 
 
+# The warning raised in the finalizer is reported as an unraisable exception: expected here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_dropped_handle_is_closed_even_when_warnings_are_errors() -> None:
     """``python -W error``: the finalizer's ResourceWarning raises, and the close still
     happens (it is queued before the warning)."""

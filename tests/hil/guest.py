@@ -62,7 +62,7 @@ COMMAND_NAME = "run.sh"  # what the guest runs, written by the host before the b
 #: Default stage limits, in seconds of wall time (TCG is slow; these are generous ceilings).
 APT_TIMEOUT = 900.0
 BOOT_TIMEOUT = 60.0
-RUN_TIMEOUT = 150.0
+RUN_TIMEOUT = 300.0
 
 MARK = "@@HIL@@"
 _MARK_RE = re.compile(re.escape(MARK) + r" ([A-Z]+)(?: (.*))?")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import shutil
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -251,6 +253,126 @@ def test_two_threads_share_the_port_in_fifo_order(bus: parport.Bus, observe: Obs
     assert grants == ["A", "B", "C"]
     assert all(kernel.startswith("ppdev") for _, what, _, kernel in events if what == "granted")
     assert active() == "none"
+
+
+_CLIENT = """
+import sys
+import parport
+with parport.connect(sys.argv[1]) as bus:
+    print("ready", flush=True)
+    sys.stdin.readline()  # "ask"
+    print("asks", flush=True)
+    with bus.port.allocated(timeout=120):
+        print("granted", flush=True)
+        sys.stdin.readline()  # "free"
+    print("frees", flush=True)
+"""
+
+
+class _Client:
+    """A client process of parportd, told when to ask for the port and when to let it go; its
+    lines arrive on a queue, so that a missing one fails the test instead of hanging it."""
+
+    def __init__(self, who: str, sock: str) -> None:
+        self.who = who
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CLIENT, sock],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+
+    def say(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def expect(self, text: str, limit_s: float = 120) -> None:
+        try:
+            line = self.lines.get(timeout=limit_s)
+        except queue.Empty:
+            raise AssertionError(f"{self.who}: no {text!r} within {limit_s} s") from None
+        assert line == text, f"{self.who}: {line!r} where {text!r} was due"
+
+    def granted_yet(self) -> bool:
+        return not self.lines.empty()
+
+
+def _serving(daemon: subprocess.Popen[str], limit_s: float) -> list[str]:
+    """The daemon's first lines of output, up to the one that says it serves (bounded)."""
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert daemon.stderr is not None
+        for line in daemon.stderr:
+            lines.append(line.rstrip())
+            if "serving" in line:
+                ready.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert ready.wait(limit_s), f"parportd did not start within {limit_s} s: {lines}"
+    return lines
+
+
+@pytest.mark.timeout(240)  # four Python processes starting under TCG
+def test_two_processes_share_the_port_through_parportd(tmp_path: Path, observe: Observe) -> None:
+    """The raw-ppdev contention recipe (test_ppdev_raw: processes on one /dev/parport0
+    deadlock in the kernel) with the processes as clients of one parportd that owns the port:
+    A holds it, B asks, then C; A lets go: B is granted (not C), then C; nothing hangs, and the
+    kernel's claim is ppdev's while a client holds the port and given back at the end."""
+    sock = str(tmp_path / "parportd.sock")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "parport", "serve", "--socket", sock, DEVICE],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    events: list[tuple[str, str, str]] = []
+    try:
+        _serving(daemon, 60)
+        a, b, c = (_Client(who, sock) for who in "ABC")
+        for client in (a, b, c):
+            client.expect("ready")
+        a.say("ask")
+        a.expect("asks")
+        a.expect("granted")
+        events.append(("A", "granted", active()))
+        for client in (b, c):
+            client.say("ask")
+            client.expect("asks")
+            events.append((client.who, "asks", active()))
+        a.say("free")
+        a.expect("frees")
+        b.expect("granted")
+        events.append(("B", "granted", active()))
+        assert not c.granted_yet()  # C asked after B: it waits for B
+        b.say("free")
+        b.expect("frees")
+        c.expect("granted")
+        events.append(("C", "granted", active()))
+        c.say("free")
+        c.expect("frees")
+        statuses = [client.proc.wait(60) for client in (a, b, c)]
+        kernel_after = active()
+    finally:
+        daemon.terminate()
+        daemon.communicate(timeout=60)
+    observe("events (who, what, devices/active)", events)
+    observe("client exit statuses", statuses)
+    observe("devices/active after the clients", kernel_after)
+    assert statuses == [0, 0, 0]
+    assert all(kernel.startswith("ppdev") for who, what, kernel in events if what == "granted")
+    assert kernel_after == "none"
+    assert daemon.returncode == 0
 
 
 # --- errors users meet, with their messages -------------------------------------------------------
