@@ -259,8 +259,9 @@ def test_only_the_owner_frees_the_port_not_even_none(caplog: pytest.LogCaptureFi
     arbiter.allocate(waiting, b)
     assert not arbiter.free(None)  # with a waiter queued: the other path
     assert arbiter.owner is a and not waiting.done
+    assert not arbiter.free(b)  # with a waiter queued: a non-owner named as well
     messages = [r.getMessage() for r in caplog.records if r.name == "parport.driver.arbiter"]
-    assert messages.count(f"lpt: free by {b!r}, which does not own the port") == 1
+    assert messages.count(f"lpt: free by {b!r}, which does not own the port") == 2
     assert messages.count("lpt: free by None, which does not own the port") == 3
     assert arbiter.free(a) and waiting.status == nt.STATUS_SUCCESS and arbiter.owner is b
     assert arbiter.free(b) and arbiter.owner is None
@@ -505,3 +506,30 @@ def test_a_request_queued_as_the_port_is_taken_back_waits_without_blocking_its_c
     assert [w.irp for w in arbiter.waiters()] == [waiting]
     assert arbiter.free(a) and waiting.status == nt.STATUS_SUCCESS and arbiter.owner is b
     assert arbiter.free(b) and arbiter.owner is None
+
+
+class _FreedMeanwhile(_LateLock):
+    """The ownership lock as a request sees it when the owner lets go just after the lock-free
+    first try: that try fails, the port is free by the time the arbiter's lock is held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next_try = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.fail_next_try and not blocking:
+            self.fail_next_try = False
+            return False
+        return super().acquire(blocking, timeout)
+
+
+def test_a_request_that_finds_the_port_freed_meanwhile_is_granted_at_once() -> None:
+    arbiter = PortArbiter("lpt")
+    lock = _FreedMeanwhile()
+    arbiter._busy = lock  # type: ignore[assignment]
+    a = Owner("a")
+    lock.fail_next_try = True
+    irp = _irp()
+    assert arbiter.allocate(irp, a) is True  # granted: the caller completes the request
+    assert arbiter.owner is a and arbiter.waiters() == []
+    assert arbiter.free(a) and arbiter.owner is None
