@@ -641,3 +641,20 @@ def test_a_seam_on_its_own() -> None:
     assert granted == ["b"] and seam.owner == "b"
     assert seam.check() == []
     backend.close()
+
+
+def test_selecting_the_end_of_chain_device_keeps_the_owners_session(lpt: ParallelBus) -> None:
+    """With nothing selected, SELECT of the end-of-chain device changes nothing on the wire: an
+    IEEE 1284 session the owner has open with that device (nibble mode here) stays open."""
+    printer = emu(lpt).chain[2]
+    p = lpt.create_file(PORT)
+    allocate(p)
+    printer.queue_reverse(b"ok")
+    with lpt.fdo.wire_lock:
+        assert lpt.fdo.session.read(1, nt.NIBBLE).data == b"o"
+    assert lpt.fdo.session.connected
+    accesses = emu(lpt).accesses
+    assert status(p.internal_device_control(SELECT, command(4, KEEP))) == nt.STATUS_SUCCESS
+    assert lpt.fdo.session.connected and emu(lpt).accesses == accesses
+    assert status(free(p)) == nt.STATUS_SUCCESS
+    assert not lpt.fdo.session.connected  # the release ends it
