@@ -658,3 +658,17 @@ def test_selecting_the_end_of_chain_device_keeps_the_owners_session(lpt: Paralle
     assert lpt.fdo.session.connected and emu(lpt).accesses == accesses
     assert status(free(p)) == nt.STATUS_SUCCESS
     assert not lpt.fdo.session.connected  # the release ends it
+
+
+def test_check_reports_a_port_held_by_a_handle_whose_close_has_finished(
+    lpt: ParallelBus,
+) -> None:
+    """The state a callback racing a close once left (the close finished, the port still the
+    handle's): check() names it."""
+    p = lpt.create_file(PORT)
+    file = p.file
+    p.close()
+    assert lpt.fdo.arbiter.try_allocate(file)  # behind the handle's back, as the race did
+    assert lpt.check() == [f"the port is held by {file!r}, whose close has finished"]
+    assert lpt.fdo.arbiter.free(file)
+    assert lpt.check() == []
