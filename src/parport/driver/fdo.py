@@ -167,9 +167,9 @@ class ParallelPort(DeviceObject, PortSeam):
         arbiter = self.arbiter
         refused = nt.STATUS_INVALID_DEVICE_STATE
         if what == "try_allocate":  # called with the context
-            return file.guarded(functools.partial(arbiter.try_allocate, file), False)
-        if what == "free":  # A4: a no-op from a non-owner
-            return file.guarded(functools.partial(self.release, file), refused)
+            return self._try_allocate_for(file)
+        if what == "free":  # A4: a no-op from a non-owner, a closed handle included
+            return functools.partial(self.release, file)
         if what == "waiters":
             return functools.partial(arbiter.count_waiters)
         if what == "set_chip":
@@ -185,6 +185,23 @@ class ParallelPort(DeviceObject, PortSeam):
                 lambda context, command: self.deselect_device(file, as_command(command)), refused
             )
         raise KeyError(what)
+
+    def _try_allocate_for(self, file: FileObject) -> Callable[..., bool]:
+        """TryAllocatePort for ``file``, the hot one of the callbacks, so without the rundown:
+        it takes the port, then looks whether the handle was closed meanwhile and, if so, gives
+        it back. A close sets ``closed`` before its cleanup frees what the handle holds, so in
+        every order one of the two frees the port."""
+        try_allocate, release = self.arbiter.try_allocate, self.release
+
+        def callback(context: object = None) -> bool:
+            if file._closed or not try_allocate(file):
+                return False
+            if file._closed:
+                release(file)
+                return False
+            return True
+
+        return callback
 
     def more_information(self) -> nt.MORE_PARALLEL_PORT_INFORMATION:
         irq = self.backend.capabilities.irq or 0
