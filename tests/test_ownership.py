@@ -362,6 +362,20 @@ def test_port_information_hands_out_the_same_callbacks_each_time() -> None:
     b.close()
 
 
+def test_parclass_connect_hands_out_the_same_callbacks_each_time() -> None:
+    b = bus("emu:")
+    d = b.create_file("LPT1.0")
+    size = nt.PARCLASS_INFORMATION.SIZE
+    first = d.internal_device_control(nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", size)
+    entries = len(d.callbacks._by_token)
+    for _ in range(1000):
+        again = d.internal_device_control(nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", size)
+        assert again.output == first.output
+    assert len(d.callbacks._by_token) == entries
+    d.close()
+    b.close()
+
+
 def test_a_non_owners_free_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
     """The library prints nothing by itself: a double free is a status, not a line on stderr."""
     b = bus("emu:")

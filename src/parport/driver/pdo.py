@@ -986,30 +986,50 @@ class ParallelDevice(DeviceObject, PortOwner):
         tokens = file.callbacks
         caps = self.port.backend.capabilities
         hw = self.port.session.hardware
-        # Each callback runs under the handle's rundown (FileObject.guarded): one racing the
-        # close ends before the cleanup gives back what it took, or does nothing after it.
-        refused: Status = nt.STATUS_INVALID_DEVICE_STATE
+        cb = self._parclass_callbacks(file)
         info = nt.PARCLASS_INFORMATION(
             Controller=caps.base,
             EcrController=(caps.base_hi or 0) if hw.ecr else 0,
             SpanOfController=self.port._span(),
-            DetermineIeeeModes=tokens.token(file.guarded(self._cb_determine, nt.NONE)),
-            NegotiateIeeeMode=tokens.token(file.guarded(self._cb_negotiate, refused)),
-            TerminateIeeeMode=tokens.token(file.guarded(self._cb_terminate, refused)),
-            IeeeFwdToRevMode=tokens.token(file.guarded(self._cb_fwd_to_rev, refused)),
-            IeeeRevToFwdMode=tokens.token(file.guarded(self._cb_rev_to_fwd, refused)),
-            ParallelRead=tokens.token(file.guarded(self._cb_read, (refused, b""))),
-            ParallelWrite=tokens.token(file.guarded(self._cb_write, (refused, 0))),
+            DetermineIeeeModes=tokens.token(cb["determine"]),
+            NegotiateIeeeMode=tokens.token(cb["negotiate"]),
+            TerminateIeeeMode=tokens.token(cb["terminate"]),
+            IeeeFwdToRevMode=tokens.token(cb["fwd_to_rev"]),
+            IeeeRevToFwdMode=tokens.token(cb["rev_to_fwd"]),
+            ParallelRead=tokens.token(cb["read"]),
+            ParallelWrite=tokens.token(cb["write"]),
             ParclassContext=tokens.token(self),
             HardwareCapabilities=self.port.hardware_capabilities(),
             FifoDepth=hw.fifo_depth,
             FifoWidth=hw.fifo_width if hw.fifo_depth else 0,
-            ParallelTryselect=tokens.token(file.guarded(self._cb_tryselect, refused)),
-            ParallelDeSelect=tokens.token(file.guarded(self._cb_deselect, refused)),
+            ParallelTryselect=tokens.token(cb["tryselect"]),
+            ParallelDeSelect=tokens.token(cb["deselect"]),
         )
         self.connected_class = True
         data = info.pack()
         irp.complete(nt.STATUS_SUCCESS, len(data), data)
+
+    def _parclass_callbacks(self, file: FileObject) -> dict[str, Callable[..., Any]]:
+        """The PARCLASS callbacks for ``file``, made once per handle (a second PARCLASS_CONNECT
+        hands out the same pointers). Each runs under the handle's rundown
+        (:meth:`FileObject.guarded`): one racing the close ends before the cleanup gives back
+        what it took, and after the close it does nothing."""
+        made: dict[str, Callable[..., Any]] | None = file.context.get("parclass callbacks")
+        if made is None:
+            refused: Status = nt.STATUS_INVALID_DEVICE_STATE
+            guarded = file.guarded
+            made = file.context["parclass callbacks"] = {
+                "determine": guarded(self._cb_determine, nt.NONE),
+                "negotiate": guarded(self._cb_negotiate, refused),
+                "terminate": guarded(self._cb_terminate, refused),
+                "fwd_to_rev": guarded(self._cb_fwd_to_rev, refused),
+                "rev_to_fwd": guarded(self._cb_rev_to_fwd, refused),
+                "read": guarded(self._cb_read, (refused, b"")),
+                "write": guarded(self._cb_write, (refused, 0)),
+                "tryselect": guarded(self._cb_tryselect, refused),
+                "deselect": guarded(self._cb_deselect, refused),
+            }
+        return made
 
     def _holding(self) -> bool:
         return self.owns_port
