@@ -29,6 +29,10 @@ from parport.pins import (
 )
 
 MANUAL = "clock=manual"
+PORT = "\\Device\\ParallelPort0"
+ALLOCATE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
+FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+WAIT = 30.0
 
 
 def vcd_changes(path: Path | str) -> dict[str, list[tuple[int, int]]]:
@@ -495,3 +499,32 @@ def test_modes_and_device_status_print_by_name() -> None:
     with parport.open(f"emu:chain=printer&{MANUAL}") as bus, bus.device("LPT1.4") as dev:
         assert str(dev.status) == "SELECTED"
         assert str(dev.modes[0]) == "CENTRONICS"
+
+
+def test_a_pin_write_takes_its_turn_when_somebody_waits_for_the_port() -> None:
+    """The short way (no request) is only taken on a free port with nobody queued: with the
+    port held and a request waiting, a pin write waits behind that request (FIFO)."""
+    with parport.open(f"emu:chain=printer&{MANUAL}") as bus:
+        holder = bus.create_file(PORT)
+        queued = bus.create_file(PORT)
+        assert holder.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+        waiting = queued.submit_internal_device_control(ALLOCATE)
+        order: list[str] = []
+        waiting.add_done_callback(lambda _: order.append("queued request"))
+
+        def pin_write() -> None:
+            bus.pins.set_data(0x5A)
+            order.append("pin write")
+
+        writer = threading.Thread(target=pin_write, daemon=True)
+        writer.start()
+        arbiter = bus.driver.fdo.arbiter  # the pin write's request queues behind the ALLOCATE
+        assert arbiter.wait_for(lambda a: a.query_num_waiters() == 2, WAIT)
+        assert holder.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+        assert waiting.wait(WAIT) is not None and order == ["queued request"]
+        assert queued.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+        writer.join(WAIT)
+        assert order == ["queued request", "pin write"]
+        assert bus.pins.read_data() == 0x5A
+        holder.close()
+        queued.close()

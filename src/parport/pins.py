@@ -281,7 +281,15 @@ class Pins(Closing):
             raise nt.InvalidDeviceStateError(
                 nt.STATUS_INVALID_DEVICE_STATE, f"{what}: these pins are closed"
             )
-        irp = self._handle().submit_device_control(reg.IOCTL_PARPORT_REGISTERS, script, reads)
+        handle = self._handle()
+        now = getattr(handle, "device_control_now", None)  # in-process handles have it
+        if now is not None:
+            done = now(reg.IOCTL_PARPORT_REGISTERS, script, reads)
+            if done is not None:
+                if not nt.NT_SUCCESS(done.status):
+                    raise nt.NtStatusError.from_status(done.status, what)
+                return bytes(done.output)
+        irp = handle.submit_device_control(reg.IOCTL_PARPORT_REGISTERS, script, reads)
         timeout = self.timeout
         result = irp.wait(timeout)
         if result is None:

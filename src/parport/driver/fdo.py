@@ -402,17 +402,39 @@ class ParallelPort(DeviceObject, PortSeam):
         if take is not None and not self.owns(take):
             irp.complete(nt.STATUS_CANCELLED)  # its handle was closed meanwhile
             return
+        irp.complete(*self._script(steps, take))
+
+    def _script(self, steps: Sequence[registers.Step], take: object) -> nt.IoStatus:
+        """Run ``steps`` on the wire (the port is its owner's); give the port back to ``take``'s
+        automatic allocation afterwards, if any."""
         try:
             with self.wire_lock:
                 data = registers.run(self.backend, steps)
         except OSError as exc:
             log.info("%s: a register script failed: %s", self.name, exc)
-            irp.complete(nt.STATUS_IO_DEVICE_ERROR)
-            return
+            return nt.IoStatus(nt.STATUS_IO_DEVICE_ERROR)
         finally:
             if take is not None:
                 self.release(take)
-        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+        return nt.IoStatus(nt.STATUS_SUCCESS, len(data), data)
+
+    def run_now(
+        self, file: FileObject, code: int, data: bytes, output_length: int
+    ) -> nt.IoStatus | None:
+        """IOCTL_PARPORT_REGISTERS without a request, in the caller's thread, when nothing
+        needs waiting for: the port is the handle's already, or free with nobody queued (the
+        arbiter's lock-free path, so nobody is overtaken). None when it cannot be done so, or
+        the script is not valid: the caller submits the request, which waits or answers."""
+        if code != registers.IOCTL_PARPORT_REGISTERS or self.removed:
+            return None
+        steps = registers.decode(data)
+        if steps is None or output_length < registers.reads(steps):
+            return None
+        if self.owns(file):
+            return self._script(steps, None)
+        if self.try_claim(file) != nt.STATUS_SUCCESS:
+            return None
+        return self._script(steps, file)
 
     def shutdown(self) -> None:
         """The bus is closing: end the script worker."""

@@ -181,6 +181,23 @@ class FileObject(PortOwner):
             with self._lock:
                 self._drained.notify_all()
 
+    def run_now(self, code: int, data: bytes, output_length: int) -> nt.IoStatus | None:
+        """A device control the device can finish in this thread without waiting for anything
+        (its ``run_now``: a register script on a free port), done now under the same rundown
+        as :meth:`submit`; None when it cannot be done so (submit it instead)."""
+        run = getattr(self.device, "run_now", None)
+        if run is None:
+            return None
+        me = get_ident()
+        self._inside.append(me)
+        try:
+            if self._closed:
+                return None  # the submit says the handle is closed
+            result: nt.IoStatus | None = run(self, code, data, output_length)
+            return result
+        finally:
+            self._leave(me)
+
     def guarded(self, routine: Callable[..., T], refused: T) -> Callable[..., T]:
         """``routine`` as a callback handed out through this handle: it runs under the same
         rundown as :meth:`submit` (a close waits for a call under way, then cleans up what it
@@ -352,6 +369,14 @@ class Handle(Closing):
         irp = self._submit(_INTERNAL, code, input, output_length)
         result = irp._result
         return result if result is not None else self._finish(irp, timeout)
+
+    def device_control_now(
+        self, code: int, input: bytes = b"", output_length: int = 0
+    ) -> nt.IoStatus | None:
+        """IRP_MJ_DEVICE_CONTROL done at once in this thread, without a request, when the
+        device can do it without waiting (a register script on a free port: the pin calls'
+        short way); None when it cannot — then send it as a request."""
+        return self.file.run_now(code, input, output_length)
 
     def device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
