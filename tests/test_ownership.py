@@ -10,12 +10,13 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from driver_helpers import PORT, bus, command, emu
 from parport import nt
-from parport.driver import ParallelBus, ParallelDevice
+from parport.driver import ParallelBus, ParallelDevice, registers
 from parport.hw.emu import EmulatedPort, Fault
 from parport.hw.emu.topology import build_chain
 
@@ -574,6 +575,20 @@ def test_try_allocate_racing_the_close_never_leaves_the_port_to_the_closed_handl
     b.close()
 
 
+def _parclass_callbacks(d: Any) -> tuple[int, Callable[..., int], Callable[..., int]]:
+    """PARCLASS_CONNECT on handle ``d``: (the context, ParallelTryselect, ParallelDeSelect)."""
+    out = d.internal_device_control(
+        nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", nt.PARCLASS_INFORMATION.SIZE
+    )
+    info = nt.PARCLASS_INFORMATION.unpack(out.output)
+    table = d.callbacks
+    return (
+        info.ParclassContext,
+        table.callable(info.ParallelTryselect),
+        table.callable(info.ParallelDeSelect),
+    )
+
+
 def test_parclass_callbacks_racing_the_close_leave_nothing_selected_or_held() -> None:
     """ParallelTryselect/ParallelDeSelect from another thread while the device's handle closes:
     after close() the port is free, daisy 0 is not selected, and no device is left locked."""
@@ -581,23 +596,90 @@ def test_parclass_callbacks_racing_the_close_leave_nothing_selected_or_held() ->
     daisy = emu(b).chain[0]
     for _ in range(100):
         d = b.create_file("LPT1.0")
-        out = d.internal_device_control(
-            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, b"", nt.PARCLASS_INFORMATION.SIZE
-        )
-        info = nt.PARCLASS_INFORMATION.unpack(out.output)
-        try_select = d.callbacks.callable(info.ParallelTryselect)
-        deselect = d.callbacks.callable(info.ParallelDeSelect)
+        context, try_select, deselect = _parclass_callbacks(d)
         first = nt.PARALLEL_1284_COMMAND(ID=0)
         stop, thread = _hammer(
-            functools.partial(try_select, info.ParclassContext, first),
-            functools.partial(deselect, info.ParclassContext, first),
+            functools.partial(try_select, context, first),
+            functools.partial(deselect, context, first),
         )
         d.close()
         stop.set()
         thread.join(WAIT)
         assert b.fdo.owner is None and not daisy.selected, b.check()
         assert b.check() == []
-        assert try_select(info.ParclassContext, nt.PARALLEL_1284_COMMAND(ID=0)) == (
+        assert try_select(context, nt.PARALLEL_1284_COMMAND(ID=0)) == (
             nt.STATUS_INVALID_DEVICE_STATE
         )
+    b.close()
+
+
+# --- one owner's threads racing each other -------------------------------------------------------
+
+
+class _ReleasedJustBefore:
+    """A port's wire lock through which, the first time it is taken, ``release`` runs to the end
+    in another thread just before: what another thread of the same owner does at the worst
+    moment."""
+
+    def __init__(self, wire: Any, release: Callable[[], object]) -> None:
+        self.wire, self.release, self.fired = wire, release, False
+
+    def __enter__(self) -> object:
+        if not self.fired:
+            self.fired = True
+            other = threading.Thread(target=self.release)
+            other.start()
+            other.join(WAIT)
+        return self.wire.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.wire.__exit__(*exc)
+
+
+def test_tryselect_racing_a_deselect_of_the_same_device_leaves_nothing_behind() -> None:
+    """ParallelTryselect of daisy 1 from one thread of a device that holds the port by daisy 0,
+    while another thread's ParallelDeSelect gives the port back: the select either sees the
+    port given back and takes it anew, or is undone by the release — never daisy 1 selected and
+    the device marked locked on a free port (as once happened)."""
+    b = bus("emu:")
+    d0, d1 = emu(b).chain[:2]
+    d = b.create_file("LPT1.0")
+    context, try_select, deselect = _parclass_callbacks(d)
+    assert try_select(context, nt.PARALLEL_1284_COMMAND(ID=0)) == nt.STATUS_SUCCESS
+    wire = b.fdo.wire_lock
+    b.fdo.wire_lock = _ReleasedJustBefore(  # type: ignore[assignment]
+        wire, lambda: deselect(context, nt.PARALLEL_1284_COMMAND(ID=0))
+    )
+    status = try_select(context, nt.PARALLEL_1284_COMMAND(ID=1))
+    b.fdo.wire_lock = wire
+    assert status == nt.STATUS_SUCCESS
+    assert b.check() == []
+    assert b.fdo.owner is b.lookup("LPT1.0") and d1.selected and not d0.selected
+    assert deselect(context, nt.PARALLEL_1284_COMMAND(ID=1)) == nt.STATUS_SUCCESS
+    assert b.fdo.owner is None and not d1.selected and b.check() == []
+    d.close()
+    b.close()
+
+
+def test_a_free_racing_a_script_on_the_handles_own_allocation_keeps_it_off_the_wire() -> None:
+    """A script sent through a handle whose own allocation another thread of it frees at that
+    moment (the port going to the next waiter) never runs in the next owner's turn: whether the
+    handle holds the port is decided under the wire lock."""
+    b = bus("emu:")
+    p, q = b.create_file(PORT), b.create_file(PORT)
+    assert p.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    queued = q.submit_internal_device_control(ALLOCATE)
+    wire = b.fdo.wire_lock
+    freeing = _ReleasedJustBefore(wire, lambda: p.internal_device_control(FREE))
+    b.fdo.wire_lock = freeing  # type: ignore[assignment]
+    before = emu(b).read_data()
+    script = registers.encode([(registers.Op.WRITE, registers.Register.DATA, 0xEE)])
+    done = p.device_control_now(registers.IOCTL_PARPORT_REGISTERS, script, 0)
+    b.fdo.wire_lock = wire
+    assert freeing.fired and queued.wait(WAIT) is not None and b.fdo.owner is q.file
+    assert done is None  # not the handle's any more, and busy: left to a request
+    assert emu(b).read_data() == before != 0xEE  # nothing reached the wire in q's turn
+    assert q.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    p.close()
+    q.close()
     b.close()

@@ -379,8 +379,10 @@ class ParallelPort(DeviceObject, PortSeam):
             return
         owner = irp.handle
         if self.owns(owner):
-            self._run_script(irp, steps, None)  # inside the handle's own allocation
-            return
+            done = self._script(steps, owner, None)  # inside the handle's own allocation
+            if done is not None:
+                irp.complete(*done)
+                return
         if irp.cancelled:
             irp.complete(nt.STATUS_CANCELLED)
             return
@@ -399,16 +401,20 @@ class ParallelPort(DeviceObject, PortSeam):
     def _run_script(self, irp: nt.Irp, steps: Sequence[registers.Step], take: object) -> None:
         """Run a script for its owner; ``take``: the owner whose automatic allocation it was,
         given back afterwards."""
-        if take is not None and not self.owns(take):
-            irp.complete(nt.STATUS_CANCELLED)  # its handle was closed meanwhile
-            return
-        irp.complete(*self._script(steps, take))
+        done = self._script(steps, take, take)
+        irp.complete(*(done or (nt.STATUS_CANCELLED,)))  # None: its handle was closed meanwhile
 
-    def _script(self, steps: Sequence[registers.Step], take: object) -> nt.IoStatus:
-        """Run ``steps`` on the wire (the port is its owner's); give the port back to ``take``'s
-        automatic allocation afterwards, if any."""
+    def _script(
+        self, steps: Sequence[registers.Step], owner: object, take: object
+    ) -> nt.IoStatus | None:
+        """Run ``steps`` on the wire for ``owner``, checked to hold the port under the wire lock
+        (a FREE racing this from another thread of the same handle cannot let the script land
+        in the next owner's turn); None, and nothing run, when it does not hold it any more.
+        Gives the port back to ``take``'s automatic allocation afterwards, if any."""
         try:
             with self.wire_lock:
+                if not self.owns(owner):
+                    return None
                 data = registers.run(self.backend, steps)
         except OSError as exc:
             log.info("%s: a register script failed: %s", self.name, exc)
@@ -431,10 +437,12 @@ class ParallelPort(DeviceObject, PortSeam):
         if steps is None or output_length < registers.reads(steps):
             return None
         if self.owns(file):
-            return self._script(steps, None)
+            done = self._script(steps, file, None)
+            if done is not None:
+                return done
         if self.try_claim(file) != nt.STATUS_SUCCESS:
             return None
-        return self._script(steps, file)
+        return self._script(steps, file, file)
 
     def shutdown(self) -> None:
         """The bus is closing: end the script worker."""

@@ -1112,14 +1112,17 @@ class ParallelDevice(DeviceObject, PortOwner):
         cmd = as_command(command)
         if self.port.target_of(cmd) is None:
             return nt.STATUS_INVALID_PARAMETER
-        if cmd.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT or self.owns_port:
-            status = self.port.select(self, cmd)
-        else:
-            status = self.port.try_claim(self, cmd)
+        # Under the wire lock, as the seam's release is: a DeSelect, UNLOCK or cleanup racing
+        # this in another thread ends the hold wholly before or wholly after it.
+        with self.port.wire_lock:
+            if cmd.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT or self.owns_port:
+                status = self.port.select(self, cmd)
+            else:
+                status = self.port.try_claim(self, cmd)
+                if status == nt.STATUS_SUCCESS:
+                    self._sync_session()
             if status == nt.STATUS_SUCCESS:
-                self._sync_session()
-        if status == nt.STATUS_SUCCESS:
-            self.locked = True
+                self.locked = True
         return status
 
     def _cb_deselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:

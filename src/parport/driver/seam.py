@@ -81,6 +81,7 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
+        self._releasing: object | None = None  # the owner whose release is under way
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -155,15 +156,24 @@ class PortSeam:
         if arbiter._owner is not owner:
             return _NOT_OWNER
         status: int = _SUCCESS
-        if self._selection is not None or self.session.connected:
-            with self.wire_lock:
-                if self.session.connected:
-                    self.session.terminate()
-                if self._selection is not None:
-                    status = self._wire_deselect(self._selection.target)
-        if getattr(owner, "notify_release", False):
-            owner.port_released()  # type: ignore[attr-defined]
-        arbiter.free(owner)
+        # Under the wire lock, so that a select racing this (another thread of the same owner)
+        # happens wholly before — and is undone here — or sees the port on its way out and
+        # selects nothing: a selection never outlives its owner's hold.
+        with self.wire_lock:
+            if arbiter._owner is not owner:
+                return _NOT_OWNER  # released meanwhile by another thread
+            self._releasing = owner
+            if self.session.connected:
+                self.session.terminate()
+            if self._selection is not None:
+                status = self._wire_deselect(self._selection.target)
+            if getattr(owner, "notify_release", False):
+                owner.port_released()  # type: ignore[attr-defined]
+        try:
+            arbiter.free(owner)
+        finally:
+            if self._releasing is owner:
+                self._releasing = None
         return status
 
     # --- the wire -------------------------------------------------------------------------------
@@ -183,6 +193,15 @@ class PortSeam:
         if current is None and target == "eoc":
             return nt.STATUS_SUCCESS  # nothing on the wire to change
         with self.wire_lock:
+            if not self.arbiter.owned_by(owner) or self._releasing is owner:
+                return nt.STATUS_INVALID_DEVICE_STATE  # its hold ended meanwhile
+            current = self._selection
+            if (
+                current is not None
+                and current.target == target
+                and current.command.ID == command.ID
+            ):
+                return nt.STATUS_SUCCESS
             if self.session.connected:
                 self.session.terminate()
             if current is not None:
