@@ -156,20 +156,19 @@ class PortSeam:
         if arbiter._owner is not owner:
             return _NOT_OWNER
         status: int = _SUCCESS
-        # Under the wire lock, so that a select racing this (another thread of the same owner)
-        # happens wholly before — and is undone here — or sees the port on its way out and
-        # selects nothing: a selection never outlives its owner's hold.
-        with self.wire_lock:
-            if arbiter._owner is not owner:
-                return _NOT_OWNER  # released meanwhile by another thread
-            self._releasing = owner
-            if self.session.connected:
-                self.session.terminate()
-            if self._selection is not None:
-                status = self._wire_deselect(self._selection.target)
+        # Marked first: a select racing this (another thread of the same owner) either
+        # recorded its selection before the look below, which then undoes it, or finds the
+        # mark when it checks again after selecting, and undoes it itself (see select).
+        self._releasing = owner
+        try:
+            if self._selection is not None or self.session.connected:
+                with self.wire_lock:
+                    if self.session.connected:
+                        self.session.terminate()
+                    if self._selection is not None:
+                        status = self._wire_deselect(self._selection.target)
             if getattr(owner, "notify_release", False):
                 owner.port_released()  # type: ignore[attr-defined]
-        try:
             arbiter.free(owner)
         finally:
             if self._releasing is owner:
@@ -218,6 +217,11 @@ class PortSeam:
             if not ok:
                 return nt.STATUS_UNSUCCESSFUL
             self._selection = Selection(owner, command, target)
+            if not self.arbiter.owned_by(owner) or self._releasing is owner:
+                # The owner's release began while this selected (another of its threads): undo
+                # it, so that nothing stays selected past the hold (the release did not see it).
+                self._wire_deselect(target)
+                return nt.STATUS_INVALID_DEVICE_STATE
         return nt.STATUS_SUCCESS
 
     def deselect(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
