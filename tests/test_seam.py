@@ -672,3 +672,66 @@ def test_check_reports_a_port_held_by_a_handle_whose_close_has_finished(
     assert lpt.check() == [f"the port is held by {file!r}, whose close has finished"]
     assert lpt.fdo.arbiter.free(file)
     assert lpt.check() == []
+
+
+# --- two threads of one owner: a select racing the owner's release --------------------------------
+
+
+class _Owner(PortOwner):
+    """An owner told when it loses the port, which then runs ``on_release`` (in another thread,
+    to its end): another thread of the same owner acting at that moment."""
+
+    __slots__ = ("on_release",)
+    notify_release = True
+
+    def __init__(self) -> None:
+        self.on_release: list[object] = []
+
+    def port_released(self) -> None:
+        for action in self.on_release:
+            other = threading.Thread(target=action)  # type: ignore[arg-type]
+            other.start()
+            other.join(30)
+
+
+def test_a_select_while_its_owner_is_being_released_selects_nothing(lpt: ParallelBus) -> None:
+    """The release marks its owner before it looks for a selection: a select from another
+    thread of the owner after that does nothing on the wire (STATUS_INVALID_DEVICE_STATE), so
+    no device is left selected on the freed port."""
+    d0, _ = _daisies(lpt)
+    owner = _Owner()
+    answers: list[int] = []
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
+    accesses = emu(lpt).accesses
+    owner.on_release.append(
+        lambda: answers.append(lpt.fdo.select(owner, nt.PARALLEL_1284_COMMAND(ID=0)))
+    )
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    assert answers == [nt.STATUS_INVALID_DEVICE_STATE]
+    assert emu(lpt).accesses == accesses  # nothing went on the wire
+    assert lpt.fdo.owner is None and lpt.fdo.selection is None and not d0.selected
+
+
+def test_a_select_overtaken_by_its_owners_release_undoes_itself(
+    lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner's release runs to its end (the port freed) while the select is on the wire:
+    the select sees it when it checks again, deselects, and answers
+    STATUS_INVALID_DEVICE_STATE."""
+    from parport.driver import seam
+
+    d0, _ = _daisies(lpt)
+    owner = _Owner()
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
+    real_select = seam.dot3.select
+
+    def select_overtaken(backend: object, address: int) -> bool:
+        other = threading.Thread(target=lpt.fdo.release, args=(owner,))
+        other.start()
+        other.join(30)
+        return real_select(backend, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(seam.dot3, "select", select_overtaken)
+    status = lpt.fdo.select(owner, nt.PARALLEL_1284_COMMAND(ID=0))
+    assert status == nt.STATUS_INVALID_DEVICE_STATE
+    assert lpt.fdo.owner is None and lpt.fdo.selection is None and not d0.selected
