@@ -330,9 +330,10 @@ def _serving(daemon: subprocess.Popen[str], limit_s: float) -> list[str]:
 @pytest.mark.timeout(240)  # four Python processes starting under TCG
 @pytest.mark.xfail(
     strict=False,
-    reason="known parportd defect, also on emu: (about 2 runs in 5 on the host): with two "
-    "other clients' ALLOCATEs queued, the holder's FREE completes but the next client is "
-    "never told it was granted (nothing is sent to it); open with the daemon's issue",
+    reason="fails about 2 runs in 5 (also with emu: on the host): B says it asks before its "
+    "ALLOCATE reaches the daemon, so C's can be queued first and C is granted while the test "
+    "waits for B; to be made deterministic (wait for the daemon's waiter count) or, if not "
+    "that, a parportd defect to find",
 )
 def test_two_processes_share_the_port_through_parportd(tmp_path: Path, observe: Observe) -> None:
     """The raw-ppdev contention recipe (test_ppdev_raw: processes on one /dev/parport0
