@@ -186,10 +186,7 @@ class PortSeam:
         target = self.target_of(command)
         if target is None:
             return nt.STATUS_INVALID_PARAMETER
-        current = self._selection
-        if current is not None and current.target == target and current.command.ID == command.ID:
-            return nt.STATUS_SUCCESS
-        if current is None and target == "eoc":
+        if self._selection is None and target == "eoc":
             return nt.STATUS_SUCCESS  # nothing on the wire to change
         with self.wire_lock:
             if not self.arbiter.owned_by(owner) or self._releasing is owner:
