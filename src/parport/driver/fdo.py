@@ -161,9 +161,11 @@ class ParallelPort(DeviceObject, PortSeam):
         return routine
 
     def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:
-        """The callbacks that take or change the port run under the handle's rundown: a call
-        racing the handle's close either ends before the cleanup, which then gives back what it
-        took, or finds the handle closed and does nothing (STATUS_INVALID_DEVICE_STATE)."""
+        """The chip-mode and select callbacks run under the handle's rundown: a call racing the
+        handle's close either ends before the cleanup, which then gives back what it took, or
+        finds the handle closed and does nothing (STATUS_INVALID_DEVICE_STATE). TryAllocatePort
+        checks the handle itself (:meth:`_try_allocate_for`); FreePort from a closed handle is
+        a non-owner's free."""
         arbiter = self.arbiter
         refused = nt.STATUS_INVALID_DEVICE_STATE
         if what == "try_allocate":  # called with the context
