@@ -735,3 +735,27 @@ def test_a_select_overtaken_by_its_owners_release_undoes_itself(
     status = lpt.fdo.select(owner, nt.PARALLEL_1284_COMMAND(ID=0))
     assert status == nt.STATUS_INVALID_DEVICE_STATE
     assert lpt.fdo.owner is None and lpt.fdo.selection is None and not d0.selected
+
+
+def test_a_handle_granted_its_own_queued_select_by_its_own_free_selects(
+    lpt: ParallelBus,
+) -> None:
+    """A handle with a SELECT queued behind its own ALLOCATE: its FREE grants the port to that
+    SELECT, a new hold of the same handle, which selects (the release's mark is for the hold it
+    ends, not for the handle)."""
+    d0, _ = _daisies(lpt)
+    other = lpt.create_file(PORT)
+    h = lpt.create_file(PORT)
+    assert status(allocate(other)) == nt.STATUS_SUCCESS
+    queued_allocate = allocate(h)
+    queued_select = h.submit_internal_device_control(SELECT, command(0))
+    assert not queued_allocate.done and not queued_select.done
+    assert status(free(other)) == nt.STATUS_SUCCESS
+    assert status(queued_allocate) == nt.STATUS_SUCCESS and not queued_select.done
+    assert status(free(h)) == nt.STATUS_SUCCESS
+    assert status(queued_select) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is h.file and d0.selected
+    assert status(free(h)) == nt.STATUS_SUCCESS  # deselects (A27), frees
+    assert lpt.fdo.owner is None and not d0.selected
+    h.close()
+    other.close()

@@ -285,7 +285,12 @@ def test_shutdown_cancels_flags_runs_final_after_the_current_request_and_stops()
 
     stopper = threading.Thread(target=lambda: queue.shutdown(final))
     stopper.start()
-    assert current.cancelled or stopper.is_alive()
+    flagged = threading.Event()
+    for _ in range(int(WAIT * 1000)):  # the shutdown cancels what waits, then flags the current
+        if current.cancelled:
+            break
+        flagged.wait(0.001)
+    assert current.cancelled
     run.release.set()
     stopper.join(WAIT)
     assert not stopper.is_alive()
@@ -310,6 +315,53 @@ def _stopping(queue: WorkQueue, run: Recorder, final: Callable[[], None]) -> thr
     assert _done(behind).status == nt.STATUS_CANCELLED
     assert not queue.running
     return stopper
+
+
+class _ParkWatch(threading.Condition):
+    """The queue's condition, telling when its worker goes to sleep on it."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__(lock)
+        self.parked = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.parked.set()
+        return super().wait(timeout)
+
+
+def test_the_last_request_ending_during_the_shutdowns_cancels_still_gets_the_final() -> None:
+    """The request in progress ends while the shutdown is still cancelling (its cancel routine
+    runs in the shutdown's thread): the worker, finding nothing left, waits for the final job
+    instead of ending without it (a device closed this way kept its place in the port's FIFO)."""
+    finals: list[str] = []
+    queue: WorkQueue
+    settled = threading.Event()
+
+    def run(irp: nt.Irp) -> None:
+        watch.parked.clear()
+
+        def cancelled(_: nt.Irp) -> None:
+            irp.complete(nt.STATUS_CANCELLED)  # the worker leaves the request now
+            for _ in range(int(WAIT * 1000)):  # until it ended (before) or waits (now)
+                if queue.stopped or watch.parked.is_set():
+                    break
+                settled.wait(0.001)
+
+        irp.arm_cancel(cancelled)
+        irp.wait(WAIT)
+
+    queue = WorkQueue("racing", run)
+    watch = _ParkWatch(queue._lock)
+    queue._cond = watch
+    queue.start()
+    current = _irp()
+    queue.queue(current)
+    while queue.current is not current:  # the worker has it
+        settled.wait(0.001)
+    queue.shutdown(lambda: finals.append("final"))
+    assert current.status == nt.STATUS_CANCELLED
+    assert finals == ["final"]
+    assert queue.stopped
 
 
 def test_a_second_shutdown_waits_for_the_first() -> None:

@@ -257,15 +257,35 @@ def test_two_threads_share_the_port_in_fifo_order(bus: parport.Bus, observe: Obs
 
 _CLIENT = """
 import sys
+import threading
 import parport
+from parport import nt
+
+said = threading.Lock()
+
+def say(text):
+    with said:
+        print(text, flush=True)
+
 with parport.connect(sys.argv[1]) as bus:
-    print("ready", flush=True)
-    sys.stdin.readline()  # "ask"
-    print("asks", flush=True)
-    with bus.port.allocated(timeout=120):
-        print("granted", flush=True)
-        sys.stdin.readline()  # "free"
-    print("frees", flush=True)
+    port = bus.create_file("\\\\Device\\\\ParallelPort0")
+    say("ready")
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "ask":  # queue an ALLOCATE; its completion says "granted"
+            irp = port.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+            say("asks")
+            irp.add_done_callback(
+                lambda done: say("granted" if done.status == 0 else f"status {done.status:#x}")
+            )
+        elif command == "waiters":
+            say(f"waiters {bus.port.waiters}")
+        elif command == "free":
+            status = port.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE).status
+            say("frees" if status == 0 else f"free status {status:#x}")
+        elif command == "quit":
+            break
+    port.close()
 """
 
 
@@ -308,6 +328,20 @@ class _Client:
     def granted_yet(self) -> bool:
         return not self.lines.empty()
 
+    def until_waiters(self, count: int, limit_s: float = 120) -> None:
+        """Ask the daemon for the port's waiter count until it is ``count`` (bounded): a client
+        having printed "asks" only says its request is on the way, not that it is queued."""
+        pause = threading.Event()
+        deadline = time.monotonic() + limit_s
+        seen = ""
+        while time.monotonic() < deadline:
+            self.say("waiters")
+            seen = self.lines.get(timeout=limit_s)
+            if seen == f"waiters {count}":
+                return
+            pause.wait(0.02)
+        raise AssertionError(f"{self.who}: the port never had {count} waiters (last: {seen!r})")
+
 
 def _serving(daemon: subprocess.Popen[str], limit_s: float) -> list[str]:
     """Wait (bounded) until the daemon says it serves; its output is read on to the end into
@@ -328,13 +362,6 @@ def _serving(daemon: subprocess.Popen[str], limit_s: float) -> list[str]:
 
 
 @pytest.mark.timeout(240)  # four Python processes starting under TCG
-@pytest.mark.xfail(
-    strict=False,
-    reason="fails about 2 runs in 5 (also with emu: on the host): B says it asks before its "
-    "ALLOCATE reaches the daemon, so C's can be queued first and C is granted while the test "
-    "waits for B; to be made deterministic (wait for the daemon's waiter count) or, if not "
-    "that, a parportd defect to find",
-)
 def test_two_processes_share_the_port_through_parportd(tmp_path: Path, observe: Observe) -> None:
     """The raw-ppdev contention recipe (test_ppdev_raw: processes on one /dev/parport0
     deadlock in the kernel) with the processes as clients of one parportd that owns the port:
@@ -366,9 +393,10 @@ def test_two_processes_share_the_port_through_parportd(tmp_path: Path, observe: 
         a.expect("asks")
         a.expect("granted")
         events.append(("A", "granted", active()))
-        for client in (b, c):
+        for queued, client in enumerate((b, c), start=1):
             client.say("ask")
             client.expect("asks")
+            a.until_waiters(queued)  # its ALLOCATE is in the daemon's FIFO before the next asks
             events.append((client.who, "asks", active()))
         a.say("free")
         a.expect("frees")
@@ -381,6 +409,8 @@ def test_two_processes_share_the_port_through_parportd(tmp_path: Path, observe: 
         events.append(("C", "granted", active()))
         c.say("free")
         c.expect("frees")
+        for client in (a, b, c):
+            client.say("quit")
         statuses = [client.proc.wait(60) for client in (a, b, c)]
         kernel_after = active()
     finally:

@@ -52,6 +52,9 @@ class PortArbiter:
         self._changed = threading.Condition(self._lock)  # the owner or the queue changed
         self._busy = threading.Lock()  # held exactly while the port is owned
         self._hold: dict[object, object] = {}  # {owner: owner}: popped once per release
+        # How many holds have begun: the current hold's number. An owner granted the port again
+        # (a second request of its own, granted by its own free) starts a new hold.
+        self.holds = 0
         self._watchers = 0
         self._owner: object | None = None
         self._queue: OrderedDict[int, Waiter] = OrderedDict()
@@ -119,6 +122,7 @@ class PortArbiter:
         if self._queue or not self._busy.acquire(False):
             return False
         self._hold[owner] = self._owner = owner
+        self.holds += 1
         if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
             self._taken(owner)
         return True
@@ -134,6 +138,7 @@ class PortArbiter:
         at once, STATUS_CANCELLED, when its cancel flag is already set)."""
         if not self._queue and self._busy.acquire(False):
             self._hold[owner] = self._owner = owner
+            self.holds += 1
             if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
                 self._taken(owner)
             return True
@@ -141,6 +146,7 @@ class PortArbiter:
             if not self._queue and self._busy.acquire(False):
                 granted = True  # freed meanwhile
                 self._hold[owner] = self._owner = owner
+                self.holds += 1
             else:
                 granted = False
                 cancelled_now = not irp.arm_cancel(self._cancel_routine)
@@ -263,6 +269,7 @@ class PortArbiter:
                 continue  # a cancel is completing it right now; the next one may have the port
             self._hold.clear()
             self._hold[waiter.owner] = self._owner = waiter.owner
+            self.holds += 1
             if self.trace is not None:
                 self.trace.append(("granted", waiter.irp))
             return waiter

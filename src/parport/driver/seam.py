@@ -81,7 +81,10 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        self._releasing: object | None = None  # the owner whose release is under way
+        # The owner whose release is under way, and the number of the hold it ends (a grant
+        # made by that release to the same owner starts a new hold, which is not ending).
+        self._releasing: object | None = None
+        self._releasing_hold = 0
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -159,6 +162,7 @@ class PortSeam:
         # Marked first: a select racing this (another thread of the same owner) either
         # recorded its selection before the look below, which then undoes it, or finds the
         # mark when it checks again after selecting, and undoes it itself (see select).
+        hold = self._releasing_hold = arbiter.holds
         self._releasing = owner
         try:
             if self._selection is not None or self.session.connected:
@@ -171,9 +175,13 @@ class PortSeam:
                 owner.port_released()  # type: ignore[attr-defined]
             arbiter.free(owner)
         finally:
-            if self._releasing is owner:
+            if self._releasing is owner and self._releasing_hold == hold:
                 self._releasing = None
         return status
+
+    def _ending(self, owner: object) -> bool:
+        """Whether ``owner``'s current hold is being released (by another of its threads)."""
+        return self._releasing is owner and self._releasing_hold == self.arbiter.holds
 
     # --- the wire -------------------------------------------------------------------------------
     def select(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
@@ -189,7 +197,7 @@ class PortSeam:
         if self._selection is None and target == "eoc":
             return nt.STATUS_SUCCESS  # nothing on the wire to change
         with self.wire_lock:
-            if not self.arbiter.owned_by(owner) or self._releasing is owner:
+            if not self.arbiter.owned_by(owner) or self._ending(owner):
                 return nt.STATUS_INVALID_DEVICE_STATE  # its hold ended meanwhile
             current = self._selection
             if (
@@ -214,7 +222,7 @@ class PortSeam:
             if not ok:
                 return nt.STATUS_UNSUCCESSFUL
             self._selection = Selection(owner, command, target)
-            if not self.arbiter.owned_by(owner) or self._releasing is owner:
+            if not self.arbiter.owned_by(owner) or self._ending(owner):
                 # The owner's release began while this selected (another of its threads): undo
                 # it, so that nothing stays selected past the hold (the release did not see it).
                 self._wire_deselect(target)

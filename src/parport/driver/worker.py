@@ -50,6 +50,10 @@ class WorkQueue:
         self.current: nt.Irp | None = None
         self._busy = False
         self._jobs: deque[Job] = deque()
+        # A shutdown has cancelled what waited and handed the worker its final job: only then
+        # may a stopping worker end (before, its queue can look empty while the shutdown is
+        # still cancelling, and a final job posted after it ended would never run).
+        self._final_posted = False
 
     # --- lifetime -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -61,6 +65,7 @@ class WorkQueue:
                     return
                 if self._state == _STOPPED:
                     self._state = _RUNNING
+                    self._final_posted = False
                     self._stopped.clear()
                     self._thread = threading.Thread(
                         target=self._loop, name=f"parport {self.name}", daemon=True
@@ -94,6 +99,7 @@ class WorkQueue:
             current.cancel()
         with self._cond:
             self._jobs.append(final)
+            self._final_posted = True
             self._cond.notify_all()
         self._wait_stopped()
 
@@ -234,7 +240,9 @@ class WorkQueue:
             while True:
                 with self._cond:
                     while self._busy or (
-                        not self._queue and not self._jobs and self._state == _RUNNING
+                        not self._queue
+                        and not self._jobs
+                        and (self._state == _RUNNING or not self._final_posted)
                     ):
                         self._cond.wait()
                     if self._jobs:
@@ -244,7 +252,7 @@ class WorkQueue:
                         irp = self._queue.popleft()
                         job = None
                     else:
-                        return  # stopping with nothing left
+                        return  # stopping, the final job run, nothing left
                     self._busy = True
                 try:
                     if job is not None:
