@@ -464,7 +464,10 @@ class DaemonBus(Closing):
         self._lost: str | None = None
         self._closed = False
         self._hardware_view: RemoteHardware | None = None
-        self._state = threading.Condition()  # who reads the socket, who waits
+        # Who reads the socket, who waits. The short sections take the lock itself (a
+        # Condition's own ``with`` costs two Python calls more on every request).
+        self._state_lock = threading.Lock()
+        self._state = threading.Condition(self._state_lock)
         self._reading: int | None = None  # the reading thread's ident
         self._waiters = 0  # threads in _await
         self._blocked = 0  # of them, those sleeping while another reads
@@ -638,7 +641,8 @@ class DaemonBus(Closing):
             self._read_until(ready, deadline)
             return
         state = self._state
-        with state:
+        lock = self._state_lock
+        with lock:
             self._waiters += 1
             polling = self._pump_polling
         if polling:  # the pump stands down while threads wait (they read)
@@ -646,7 +650,7 @@ class DaemonBus(Closing):
                 os.write(self._wake_w, b"w")
         try:
             while not ready() and self._lost is None:
-                with state:
+                with lock:
                     if self._reading is None:
                         self._reading = me
                     else:
@@ -663,13 +667,13 @@ class DaemonBus(Closing):
                     self._read_until(ready, deadline)
                     self._drain_buffered()
                 finally:
-                    with state:
+                    with lock:
                         self._reading = None
                         if self._blocked:
                             state.notify_all()
                 return
         finally:
-            with state:
+            with lock:
                 self._waiters -= 1
                 self._last_wait = time.monotonic()  # the pump looks at it on its own time
 
@@ -677,12 +681,11 @@ class DaemonBus(Closing):
         """Read and dispatch one frame (this thread is the reader); False if ``deadline``
         passed first or the connection is gone."""
         try:
-            if not self._frames.buffered():
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+            if deadline is not None and not self._frames.buffered():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not _readable(self._sock, remaining):
                     return False
-                if not _readable(self._sock, remaining):
-                    return False
+            # Without a deadline the read itself waits (one system call, not a poll and a read).
             payload = self._frames.read()
             if payload is None:
                 self._connection_lost("parportd closed the connection")
@@ -693,7 +696,7 @@ class DaemonBus(Closing):
             return False
         self._dispatch(message)
         if self._blocked:
-            with self._state:
+            with self._state_lock:
                 self._state.notify_all()
         return True
 
