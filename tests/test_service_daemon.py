@@ -199,3 +199,45 @@ def test_callbacks_with_arguments_they_cannot_take(tmp_path: Path) -> None:
         assert bus.driver.check() == []
         port.close()
     assert "Traceback" not in served.text()
+
+
+def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
+    tmp_path: Path,
+) -> None:
+    """A thread waiting longer than the pump's grace period (a LOCK_PORT behind another
+    client's lock) lets the client's pump sleep until the wait ends instead of waking every few
+    milliseconds; once it ends, the pump reads again: a completion nobody waits for still runs
+    its callback."""
+    import threading
+
+    with (
+        daemon(tmp_path) as served,
+        parport.connect(served.socket) as holder,
+        parport.connect(served.socket) as waiter,
+    ):
+        held = holder.create_file("LPT1.1")
+        assert held.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
+        h = waiter.create_file("LPT1.0")
+        results: list[int] = []
+        blocked = threading.Thread(
+            target=lambda: results.append(
+                h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT, timeout=60).status
+            )
+        )
+        blocked.start()
+        client = waiter.driver
+        parked = threading.Event()
+        deadline = time.monotonic() + 30
+        while not client._pump_parked:  # bounded: the pump parks after one grace period
+            assert time.monotonic() < deadline, "the pump kept waking during the wait"
+            parked.wait(0.001)
+        assert held.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT).status == 0
+        blocked.join(30)
+        assert results == [nt.STATUS_SUCCESS]
+        arrived = threading.Event()
+        irp = h.submit_internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+        irp.add_done_callback(lambda _: arrived.set())
+        assert arrived.wait(30), "no thread waits: the pump must read the completion"
+        assert irp.result == nt.IoStatus(nt.STATUS_SUCCESS, 0)
+        h.close()
+        held.close()

@@ -472,7 +472,9 @@ class DaemonBus(Closing):
         self._waiters = 0  # threads in _await
         self._blocked = 0  # of them, those sleeping while another reads
         self._last_wait = 0.0  # when a waiting thread last left (time.monotonic())
+        self._left = 0  # how many waits have ended (the pump tells one long wait from many)
         self._pump_polling = False
+        self._pump_parked = False  # the pump sleeps until the last waiting thread leaves
         self._wake_r, self._wake_w = os.pipe()  # tells the pump to stop
         self._pump = threading.Thread(target=self._pump_loop, name="parportd client", daemon=True)
         self._pump.start()
@@ -631,7 +633,7 @@ class DaemonBus(Closing):
     # back — dispatching whatever arrives; other waiting threads sleep on ``_state`` until their
     # result is in or the reader leaves. The pump thread reads only once no thread has waited for
     # PUMP_GRACE_S, so that a client making request after request never has two threads woken
-    # by one reply.
+    # by one reply; while one wait lasts longer than that, the pump sleeps until it ends.
     def _await(self, ready: Callable[[], bool], timeout: float | None) -> None:
         """Return once ``ready()`` (or ``timeout`` passed, or the connection is lost), reading
         the socket in this thread when nobody else does."""
@@ -675,7 +677,10 @@ class DaemonBus(Closing):
         finally:
             with lock:
                 self._waiters -= 1
+                self._left += 1
                 self._last_wait = time.monotonic()  # the pump looks at it on its own time
+                if self._pump_parked and not self._waiters:
+                    state.notify_all()  # a long wait is over: the pump's grace period begins
 
     def _read_one(self, deadline: float | None) -> bool:
         """Read and dispatch one frame (this thread is the reader); False if ``deadline``
@@ -720,10 +725,22 @@ class DaemonBus(Closing):
         try:
             while self._lost is None:
                 with state:
+                    seen = -1
                     while self._lost is None:
                         idle = time.monotonic() - self._last_wait
                         if not self._waiters and idle >= PUMP_GRACE_S:
                             break
+                        if self._waiters and self._left == seen:
+                            # One wait has lasted a whole grace period (a request queued behind
+                            # other clients): sleep until the last waiting thread leaves, rather
+                            # than waking every PUMP_GRACE_S while it waits.
+                            self._pump_parked = True
+                            try:
+                                state.wait()
+                            finally:
+                                self._pump_parked = False
+                            continue
+                        seen = self._left
                         state.wait(PUMP_GRACE_S if self._waiters else PUMP_GRACE_S - idle)
                     self._pump_polling = True
                 try:
