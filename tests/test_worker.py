@@ -616,3 +616,108 @@ def test_end_inline_on_a_stopping_queue_lets_the_shutdown_finish() -> None:
     queue.end_inline()
     stopper.join(WAIT)
     assert not stopper.is_alive() and finals == ["final"]
+
+
+def _parked_queue(name: str, run: Callable[[nt.Irp], None]) -> tuple[WorkQueue, _ParkWatch]:
+    """A started queue whose worker has gone to sleep on its (watched) condition."""
+    queue = WorkQueue(name, run)
+    watch = _ParkWatch(queue._lock)
+    queue._cond = watch
+    queue.start()
+    assert watch.parked.wait(WAIT)
+    return queue, watch
+
+
+def test_a_request_queued_without_waking_waits_for_the_next_that_wakes() -> None:
+    """``wake=False`` leaves the idle worker asleep with the request next in line (the caller
+    may take it, or wake the worker); a second request, not next in line, wakes the worker for
+    both, in order, even when it asks not to."""
+    run = Recorder()
+    queue, _ = _parked_queue("nowake", run)
+    first, second = _irp(1), _irp(2)
+    assert queue.queue(first, wake=False) is True
+    assert first.wait(0.05) is None and not run.ran  # the worker sleeps on
+    assert queue.queue(second, wake=False) is False  # behind ``first``: wakes the worker
+    _done(first)
+    _done(second)
+    assert [irp.input for irp in run.ran] == [b"\x01", b"\x02"]
+    queue.shutdown(lambda: None)
+
+
+def test_a_taken_request_keeps_the_worker_away_until_end_inline() -> None:
+    run = Recorder()
+    queue, _ = _parked_queue("taken", run)
+    head, behind = _irp(1), _irp(2)
+    assert queue.queue(head, wake=False)
+    assert queue.take(head)  # running: take refuses nothing but a running or stopped queue
+    queue.queue(behind)  # wakes the worker, which must wait for the taken request
+    assert behind.wait(0.05) is None and not run.ran
+    assert head.disarm_cancel()
+    head.complete(nt.STATUS_SUCCESS)
+    queue.end_inline()
+    _done(behind)
+    assert [irp.input for irp in run.ran] == [b"\x02"]
+    queue.shutdown(lambda: None)
+
+
+def test_a_request_cancelled_between_take_and_its_run_completes_cancelled() -> None:
+    """Taken off the queue but not yet disarmed, a request can still be cancelled: it completes
+    CANCELLED (the device is told), and the taker finds it so and does not run it."""
+    told: list[nt.Irp] = []
+    run = Recorder()
+    queue = WorkQueue("cancel-taken", run, on_cancel=told.append)
+    watch = _ParkWatch(queue._lock)
+    queue._cond = watch
+    queue.start()
+    assert watch.parked.wait(WAIT)
+    irp = _irp()
+    assert queue.queue(irp, wake=False)
+    assert queue.take(irp)
+    assert irp.cancel()
+    assert irp.result == nt.IoStatus(nt.STATUS_CANCELLED, 0) and told == [irp]
+    assert not irp.disarm_cancel()
+    queue.end_inline()
+    assert not run.ran
+    queue.shutdown(lambda: None)
+
+
+def test_a_job_called_during_an_inline_turn_runs_when_the_turn_ends() -> None:
+    run = Recorder()
+    queue = WorkQueue("job-inline", run)
+    queue.start()
+    assert queue.begin_inline()
+    ran = threading.Event()
+    caller = threading.Thread(target=lambda: queue.call(ran.set))
+    caller.start()
+    for _ in range(int(WAIT * 1000)):  # until the job is posted
+        with queue._cond:
+            if queue._jobs:
+                break
+        ran.wait(0.001)
+    assert not ran.is_set()  # the inline turn holds the worker's place
+    queue.end_inline()  # must wake the worker for the job
+    assert ran.wait(WAIT)
+    caller.join(WAIT)
+    queue.shutdown(lambda: None)
+
+
+def test_call_from_the_stopping_worker_runs_a_waited_job_at_once_and_leaves_the_rest() -> None:
+    """On its own thread while stopping, ``call(job)`` runs the job right there (waiting for
+    itself would never end); ``call(job, wait=False)`` returns and leaves it to the final job."""
+    seen: list[str] = []
+    queue: WorkQueue
+
+    def run(irp: nt.Irp) -> None:
+        queue.shutdown(lambda: seen.append("final"))
+        queue.call(lambda: seen.append("waited"))
+        queue.call(lambda: seen.append("not waited"), wait=False)
+        seen.append("returned")
+        irp.complete(nt.STATUS_SUCCESS)
+
+    queue = WorkQueue("self-call", run)
+    queue.start()
+    irp = _irp()
+    queue.queue(irp)
+    _done(irp)
+    queue.shutdown(lambda: None)  # waits for the stop
+    assert seen == ["waited", "returned", "final"]
