@@ -721,3 +721,31 @@ def test_call_from_the_stopping_worker_runs_a_waited_job_at_once_and_leaves_the_
     _done(irp)
     queue.shutdown(lambda: None)  # waits for the stop
     assert seen == ["waited", "returned", "final"]
+
+
+def test_a_request_the_worker_finds_while_the_shutdown_cancels_does_not_end_it_early() -> None:
+    """The worker finishes its request and picks up a waiting one while the shutdown is still
+    cancelling (the request is not cancelled yet): it completes that one CANCELLED and goes on
+    waiting for the final job, which runs."""
+    finals: list[str] = []
+    run = Recorder()
+    queue: WorkQueue
+    picked_up = _irp(1)
+
+    def told(cancelled: nt.Irp) -> None:  # in the shutdown's thread, cancelling ``last``
+        run.release.set()  # the current request ends; the worker takes ``picked_up``
+        assert _done(picked_up).status == nt.STATUS_CANCELLED
+
+    queue = WorkQueue("found", run, on_cancel=told)
+    queue.start()
+    run.hold()
+    current = _irp(0)
+    queue.queue(current)
+    assert run.entered.wait(WAIT)
+    last = _irp(2)
+    queue.queue(picked_up)
+    queue.queue(last)
+    queue.shutdown(lambda: finals.append("final"))  # cancels ``last`` first, then the rest
+    assert finals == ["final"]
+    assert last.status == nt.STATUS_CANCELLED
+    assert [irp.input for irp in run.ran] == [b"\x00"]
