@@ -759,3 +759,37 @@ def test_a_handle_granted_its_own_queued_select_by_its_own_free_selects(
     assert lpt.fdo.owner is None and not d0.selected
     h.close()
     other.close()
+
+
+@pytest.mark.parametrize("how", ["try_claim", "claim"])
+def test_an_owner_taking_the_port_again_as_its_release_ends_can_select(
+    lpt: ParallelBus, how: str
+) -> None:
+    """Another thread of the owner takes the freed port at the moment the release frees it
+    (before the release has cleared its mark): that is a new hold, and it selects."""
+    d0, _ = _daisies(lpt)
+    owner = _Owner()
+    answers: list[int] = []
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
+
+    def again() -> None:
+        if how == "try_claim":
+            answers.append(lpt.fdo.try_claim(owner, nt.PARALLEL_1284_COMMAND(ID=0)))
+            return
+        irp = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
+        assert lpt.fdo.claim(irp, owner)  # free: granted at once
+        answers.append(lpt.fdo.select(owner, nt.PARALLEL_1284_COMMAND(ID=0)))
+
+    def changed(new_owner: object) -> None:
+        if new_owner is None and not answers:
+            other = threading.Thread(target=again)
+            other.start()
+            other.join(30)
+
+    lpt.fdo.arbiter.on_owner_change = changed
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    lpt.fdo.arbiter.on_owner_change = None
+    assert answers == [nt.STATUS_SUCCESS]
+    assert lpt.fdo.owner is owner and d0.selected
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is None and not d0.selected
