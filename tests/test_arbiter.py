@@ -406,7 +406,7 @@ def test_wait_for_is_woken_by_every_change(event: str) -> None:
 
 
 class _HookedHold(dict):  # type: ignore[type-arg]
-    """The arbiter's ``_hold``, running ``hook`` once when the owner's entry is popped: the
+    """The arbiter's ``_hold``, running ``hook`` once when the hold's entry is popped: the
     moment a free has looked at the queue (empty) but not yet let the port go."""
 
     def __init__(self, hook: object) -> None:

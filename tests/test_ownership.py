@@ -683,3 +683,62 @@ def test_a_free_racing_a_script_on_the_handles_own_allocation_keeps_it_off_the_w
     p.close()
     q.close()
     b.close()
+
+
+def _closer_in_callback(h: Any, calls: list[str]) -> Callable[[nt.Irp], None]:
+    def callback(irp: nt.Irp) -> None:
+        calls.append(f"{irp.status:#x} in {threading.current_thread().name}")
+        h.close()  # from inside the completion: returns, the close under way finishes it
+        calls.append("closed")
+
+    return callback
+
+
+def test_a_completion_callback_on_the_worker_may_close_while_another_thread_closes() -> None:
+    """A write waits on the device's worker for the port; another thread closes the handle,
+    which cancels the write and waits for the worker; the write's completion callback (on the
+    worker) closes the handle too. Neither close waits for the other."""
+    b = bus("emu:")
+    port = b.create_file(PORT)
+    assert port.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    h = b.create_file("LPT1.4")
+    calls: list[str] = []
+    write = h.submit_write(b"never")
+    write.add_done_callback(_closer_in_callback(h, calls))
+    h.submit_write(b"behind")  # wakes the worker, which takes ``write`` and waits for the port
+    work = h.file.device.work
+    for _ in range(int(WAIT * 1000)):
+        if work.current is write:
+            break
+        threading.Event().wait(0.001)
+    assert work.current is write
+    closer = threading.Thread(target=h.close)
+    closer.start()
+    closer.join(WAIT)
+    assert not closer.is_alive(), "the closes waited for each other"
+    assert write.status == nt.STATUS_CANCELLED
+    assert calls == [f"{nt.STATUS_CANCELLED:#x} in parport LPT1.4", "closed"]
+    assert h.closed and b.fdo.arbiter.query_num_waiters() == 0 and b.check() == []
+    port.close()
+    b.close()
+
+
+def test_a_completion_callback_run_by_the_close_itself_may_close() -> None:
+    """The close cancels a queued request in its own thread; that request's completion
+    callback closes the handle again: it returns at once instead of waiting for itself."""
+    b = bus("emu:")
+    port = b.create_file(PORT)
+    assert port.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    h = b.create_file("LPT1.4")
+    calls: list[str] = []
+    first, second = h.submit_write(b"one"), h.submit_write(b"two")
+    second.add_done_callback(_closer_in_callback(h, calls))
+    done = threading.Event()
+    closer = threading.Thread(target=lambda: (h.close(), done.set()), name="closer")
+    closer.start()
+    assert done.wait(WAIT), "the close waited for itself"
+    assert calls == [f"{nt.STATUS_CANCELLED:#x} in closer", "closed"]
+    assert first.wait(WAIT) is not None and second.status == nt.STATUS_CANCELLED
+    assert b.fdo.arbiter.query_num_waiters() == 0 and b.check() == []
+    port.close()
+    b.close()

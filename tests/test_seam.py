@@ -793,3 +793,48 @@ def test_an_owner_taking_the_port_again_as_its_release_ends_can_select(
     assert lpt.fdo.owner is owner and d0.selected
     assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is None and not d0.selected
+
+
+def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
+    lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of one port handle FREE the same hold. The first frees it and grants the
+    handle's own queued SELECT (a new hold, which selects); the second, which set out to end
+    the old hold, ends nothing: STATUS_INVALID_DEVICE_STATE, and the handle keeps the port and
+    its selection (it freed the new hold without deselecting, leaving daisy 0 selected on a
+    free port)."""
+    d0, _ = _daisies(lpt)
+    other = lpt.create_file(PORT)
+    h = lpt.create_file(PORT)
+    assert status(allocate(other)) == nt.STATUS_SUCCESS
+    first_hold = allocate(h)
+    queued_select = h.submit_internal_device_control(SELECT, command(0))
+    assert status(free(other)) == nt.STATUS_SUCCESS
+    assert status(first_hold) == nt.STATUS_SUCCESS
+    arbiter = lpt.fdo.arbiter
+    real_free = arbiter.free
+    at_free, go = threading.Event(), threading.Event()
+
+    def held_free(owner: object, hold: int | None = None) -> bool:
+        if threading.current_thread().name == "second FREE":
+            at_free.set()
+            assert go.wait(WAIT)
+        return real_free(owner, hold)
+
+    monkeypatch.setattr(arbiter, "free", held_free)
+    answers: list[int] = []
+    second = threading.Thread(target=lambda: answers.append(status(free(h))), name="second FREE")
+    second.start()
+    assert at_free.wait(WAIT)  # it has looked at the wire (nothing selected) and is freeing
+    assert status(free(h)) == nt.STATUS_SUCCESS  # the first: grants the SELECT
+    assert status(queued_select) == nt.STATUS_SUCCESS and d0.selected
+    go.set()
+    second.join(WAIT)
+    assert answers == [nt.STATUS_INVALID_DEVICE_STATE]
+    assert lpt.fdo.owner is h.file and d0.selected
+    assert lpt.check() == []
+    monkeypatch.undo()
+    assert status(free(h)) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is None and not d0.selected
+    h.close()
+    other.close()

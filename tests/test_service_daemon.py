@@ -241,3 +241,53 @@ def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
         assert irp.result == nt.IoStatus(nt.STATUS_SUCCESS, 0)
         h.close()
         held.close()
+
+
+def test_closing_the_bus_from_a_completion_callback_does_not_wait_for_the_pump(
+    tmp_path: Path,
+) -> None:
+    """A completion callback run by a thread that reads the socket for its own wait closes the
+    bus: the close returns at once (the pump cannot end while that thread still reads, so it is
+    not waited for), the waiting thread's call fails cleanly, and the pump ends after."""
+    import threading
+
+    lock, unlock = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+    with (
+        daemon(tmp_path) as served,
+        parport.connect(served.socket) as holder,
+    ):
+        bus = parport.connect(served.socket)
+        held = holder.create_file("LPT1.1")
+        assert held.internal_device_control(lock).status == 0
+        waiting, ahead = bus.create_file("LPT1.0"), bus.create_file("LPT1.4")
+        closed = threading.Event()
+        reader: list[str] = []
+
+        def close_in_callback(_: nt.Irp) -> None:
+            reader.append(threading.current_thread().name)
+            bus.close()
+            closed.set()
+
+        ahead.submit_write(b"x").add_done_callback(close_in_callback)  # first in the FIFO
+        answers: list[object] = []
+
+        def wait_for_lock() -> None:
+            try:
+                answers.append(waiting.internal_device_control(lock).status)
+            except parport.ParportError as exc:
+                answers.append(exc)
+
+        thread = threading.Thread(target=wait_for_lock, name="waiting thread")
+        thread.start()
+        deadline = time.monotonic() + 30
+        while holder.port.waiters < 2:  # bounded: the write, then the waiting thread's LOCK
+            assert time.monotonic() < deadline
+            closed.wait(0.001)
+        assert held.internal_device_control(unlock).status == 0
+        assert closed.wait(2.5), "the close in the callback waited for the pump"
+        thread.join(30)
+        assert reader == ["waiting thread"] and not thread.is_alive()
+        assert len(answers) == 1  # an answer (granted, or ended with the bus), not a hang
+        bus.driver._pump.join(30)
+        assert not bus.driver._pump.is_alive()
+        held.close()

@@ -749,3 +749,47 @@ def test_a_request_the_worker_finds_while_the_shutdown_cancels_does_not_end_it_e
     assert finals == ["final"]
     assert last.status == nt.STATUS_CANCELLED
     assert [irp.input for irp in run.ran] == [b"\x00"]
+
+
+class _GatedEvent(threading.Event):
+    """The queue's "stopped" event, holding ``gated`` (a thread) inside ``set`` until let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gated: threading.Thread | None = None
+        self.at_gate = threading.Event()
+        self.gate = threading.Event()
+
+    def set(self) -> None:
+        if threading.current_thread() is self.gated:
+            self.at_gate.set()
+            assert self.gate.wait(WAIT)
+        super().set()
+
+
+def test_a_restart_as_the_old_worker_stops_is_never_told_stopped_by_it() -> None:
+    """The worker is stopping (its last step: saying it stopped) while the device is opened
+    again: the new worker starts only once the old one has said so, so the old one's signal
+    never lands in the new worker's life, and the next shutdown waits for its final job."""
+    queue = WorkQueue("restart", lambda irp: irp.complete(nt.STATUS_SUCCESS))
+    stopped = _GatedEvent()
+    stopped.set()
+    queue._stopped = stopped
+    queue.start()
+    stopped.gated = queue._thread
+    first = threading.Thread(target=queue.shutdown, args=(lambda: None,))
+    first.start()
+    assert stopped.at_gate.wait(WAIT)
+    restarted = threading.Event()
+    opener = threading.Thread(target=lambda: (queue.start(), restarted.set()))
+    opener.start()
+    assert not restarted.wait(0.05)  # the old worker has not said it stopped yet
+    stopped.gate.set()
+    assert restarted.wait(WAIT)
+    first.join(WAIT)
+    opener.join(WAIT)
+    assert queue.running and not stopped.is_set()
+    finals: list[str] = []
+    queue.call(lambda: None)  # the new worker is alive and serves
+    queue.shutdown(lambda: finals.append("final"))
+    assert finals == ["final"] and queue.stopped

@@ -30,7 +30,7 @@ __all__ = ["PortArbiter", "Waiter"]
 
 log = logging.getLogger(__name__)
 
-# What ``_hold.pop`` answers for an owner that holds nothing: never an owner, not even None.
+# What ``_hold.pop`` answers for a hold that has ended: never an owner, not even None.
 _NOBODY: object = object()
 
 
@@ -51,9 +51,11 @@ class PortArbiter:
         self._lock = threading.Lock()  # the queue, and handing the port to a waiter
         self._changed = threading.Condition(self._lock)  # the owner or the queue changed
         self._busy = threading.Lock()  # held exactly while the port is owned
-        self._hold: dict[object, object] = {}  # {owner: owner}: popped once per release
+        # {hold number: owner}: the current hold, popped by exactly one release of it.
+        self._hold: dict[int, object] = {}
         # How many holds have begun: the current hold's number. An owner granted the port again
-        # (a second request of its own, granted by its own free) starts a new hold.
+        # (a second request of its own, granted by its own free) starts a new hold. A new hold
+        # is published owner first, then its entry, then its number (see :meth:`free`).
         self.holds = 0
         self._watchers = 0
         self._owner: object | None = None
@@ -121,8 +123,7 @@ class PortArbiter:
         the TryAllocatePort callback passes; it is not needed."""
         if self._queue or not self._busy.acquire(False):
             return False
-        self._hold[owner] = self._owner = owner
-        self.holds += 1
+        self._begin(owner)
         if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
             self._taken(owner)
         return True
@@ -137,16 +138,14 @@ class PortArbiter:
         the request (False: it is pending and cancellable, and is granted or cancelled later —
         at once, STATUS_CANCELLED, when its cancel flag is already set)."""
         if not self._queue and self._busy.acquire(False):
-            self._hold[owner] = self._owner = owner
-            self.holds += 1
+            self._begin(owner)
             if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
                 self._taken(owner)
             return True
         with self._lock:
             if not self._queue and self._busy.acquire(False):
                 granted = True  # freed meanwhile
-                self._hold[owner] = self._owner = owner
-                self.holds += 1
+                self._begin(owner)
             else:
                 granted = False
                 cancelled_now = not irp.arm_cancel(self._cancel_routine)
@@ -163,6 +162,15 @@ class PortArbiter:
         elif not self._busy.locked():
             self._rescue()  # the owner let go while this request was being queued
         return False
+
+    def _begin(self, owner: object) -> None:
+        """A new hold for ``owner`` (the caller has ``_busy``): the owner, the entry, then the
+        number, so that whoever reads the number and then sees ``owner`` as the owner names a
+        hold that is ``owner``'s or already over."""
+        self._owner = owner
+        number = self.holds + 1
+        self._hold[number] = owner
+        self.holds = number
 
     def _taken(self, owner: object) -> None:
         """The port went from free to ``owner``'s: wake watchers, tell the hooks."""
@@ -183,9 +191,11 @@ class PortArbiter:
         irp.complete(nt.STATUS_CANCELLED)
 
     # --- giving it back -------------------------------------------------------------------------
-    def free(self, owner: object) -> bool:
+    def free(self, owner: object, hold: int | None = None) -> bool:
         """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter. The
-        port's seam calls this once it has ended what the owner had on the wire.
+        port's seam calls this once it has ended what the owner had on the wire, with the
+        number of the hold it ended (:meth:`hold_of`): when another release of the same owner
+        ended that hold first, and the owner has the port again, this frees nothing (False).
 
         Ownership is the ``_busy`` lock, held exactly while the port is owned and passed from
         one owner to the next when a waiter is granted, with ``_hold`` — one entry, popped by
@@ -193,8 +203,12 @@ class PortArbiter:
         neither the arbiter's lock; a request queued meanwhile is granted by whoever takes
         ``_busy`` back after seeing it (:meth:`_rescue`). Handing the port to a waiter takes
         the arbiter's lock."""
+        if hold is None:
+            hold = self.hold_of(owner)
+            if hold is None:
+                return self._not_owner(owner)
         if not self._queue:
-            if self._hold.pop(owner, _NOBODY) is not owner:
+            if self._hold.pop(hold, _NOBODY) is not owner:
                 return self._not_owner(owner)
             self._owner = None
             self._busy.release()
@@ -211,7 +225,7 @@ class PortArbiter:
                 self._rescue()
             return True
         with self._lock:
-            if self._hold.pop(owner, _NOBODY) is not owner:
+            if self._hold.pop(hold, _NOBODY) is not owner:
                 waiter = None
                 freed = False
             else:
@@ -233,6 +247,14 @@ class PortArbiter:
         if self._queue:
             self._rescue()
         return True
+
+    def hold_of(self, owner: object) -> int | None:
+        """The number of ``owner``'s current hold, or None when it does not own the port. Read
+        without the lock: the number is read before the owner, and a hold is published owner
+        first and number last, so the number names a hold of ``owner``'s — the current one, or
+        one a release ended meanwhile, which :meth:`free` then finds gone."""
+        number = self.holds
+        return number if self._owner is owner else None
 
     def _handed(self, waiter: Waiter) -> None:
         """The port went to ``waiter``: tell the hooks, then run its grant."""
@@ -268,8 +290,7 @@ class PortArbiter:
             if not waiter.irp.disarm_cancel():
                 continue  # a cancel is completing it right now; the next one may have the port
             self._hold.clear()
-            self._hold[waiter.owner] = self._owner = waiter.owner
-            self.holds += 1
+            self._begin(waiter.owner)
             if self.trace is not None:
                 self.trace.append(("granted", waiter.irp))
             return waiter

@@ -87,6 +87,11 @@ class DeviceObject:
     def cleanup(self, file: FileObject) -> None:
         """IRP_MJ_CLEANUP: the handle is being closed; cancel and release what it holds."""
 
+    def cleanup_waits_for_this_thread(self) -> bool:
+        """Whether a cleanup under way may be waiting for the calling thread (a device's own
+        worker): a second close from it must not wait for the first."""
+        return False
+
     def close(self, file: FileObject) -> None:
         """IRP_MJ_CLOSE."""
         with self._lock:
@@ -112,6 +117,7 @@ class FileObject(PortOwner):
     __slots__ = (
         "__weakref__",
         "_closed",
+        "_closer",
         "_done",
         "_drained",
         "_dropped",
@@ -131,6 +137,7 @@ class FileObject(PortOwner):
         self.callbacks = TokenTable()  # pointers handed out through this handle
         self.context: dict[str, Any] = {}  # per-handle state a device object keeps
         self._closed = False
+        self._closer = 0  # the thread running the first close
         self._lock = threading.Lock()
         self._drained = threading.Condition(self._lock)
         self._inside: list[int] = []  # threads inside a dispatch through this handle
@@ -219,19 +226,28 @@ class FileObject(PortOwner):
         return self._done.is_set()
 
     def close(self) -> None:
-        """IRP_MJ_CLEANUP then IRP_MJ_CLOSE, once; a second close waits for the first."""
+        """IRP_MJ_CLEANUP then IRP_MJ_CLOSE, once; a second close waits for the first, except
+        from a thread the first may be waiting for — inside a dispatch through this handle, the
+        first close's own thread (a completion callback its cancels ran), the device's worker
+        (a completion callback of the request the cleanup waits to end) — where it returns at
+        once and the first close finishes the job."""
         me = get_ident()
         done = self._done
         with self._lock:
             first = not self._closed
             self._closed = True
             if first:
+                self._closer = me
                 # Rundown: dispatches already under way through this handle finish first (a
                 # close from inside one of them, in this thread, does not wait for itself).
                 while any(ident != me for ident in self._inside):
                     self._drained.wait()
         if not first:
-            if me not in self._inside:
+            if not (
+                me in self._inside
+                or me == self._closer
+                or self.device.cleanup_waits_for_this_thread()
+            ):
                 done.wait()
             return
         try:

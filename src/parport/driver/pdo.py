@@ -218,6 +218,9 @@ class ParallelDevice(DeviceObject, PortOwner):
         self._closing = True
         self.work.shutdown(self._release_everything)
 
+    def cleanup_waits_for_this_thread(self) -> bool:
+        return self.work.on_worker
+
     def _release_everything(self) -> None:
         """Give back all the device holds: its place in the port's FIFO, the lock, the port."""
         self.locked = False

@@ -24,6 +24,7 @@ What the seam keeps true (docs/driver.md, "Ownership"; checked by :meth:`PortSea
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -81,10 +82,11 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        # The owner whose release is under way, and the number of the hold it ends (a grant
-        # made by that release to the same owner starts a new hold, which is not ending).
-        self._releasing: object | None = None
-        self._releasing_hold = 0
+        # The releases under way: (owner, number of the hold it ends) under a key of each
+        # release's own, so that two releases of one owner never clear each other's mark (a
+        # grant made by a release to the same owner starts a new hold, which is not ending).
+        self._releasing: dict[int, tuple[object, int]] = {}
+        self._release_keys = itertools.count()
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -156,32 +158,44 @@ class PortSeam:
         touching nothing, when ``owner`` does not own the port (A4). It is also the FreePort
         callback (``context`` is what that passes; it is not needed)."""
         arbiter = self.arbiter
-        if arbiter._owner is not owner:
+        hold = arbiter.hold_of(owner)
+        if hold is None:
             return _NOT_OWNER
         status: int = _SUCCESS
         # Marked first: a select racing this (another thread of the same owner) either
         # recorded its selection before the look below, which then undoes it, or finds the
-        # mark when it checks again after selecting, and undoes it itself (see select).
-        hold = self._releasing_hold = arbiter.holds
-        self._releasing = owner
+        # mark when it checks again after selecting, and undoes it itself (see select). The
+        # mark, the wire and the free are all for this hold: another release of the owner may
+        # end it first and the owner be granted the port again, and that new hold is not this
+        # release's to end.
+        key = next(self._release_keys)
+        self._releasing[key] = (owner, hold)
         try:
             if self._selection is not None or self.session.connected:
                 with self.wire_lock:
+                    if arbiter.holds != hold:
+                        return _NOT_OWNER  # ended meanwhile by another release of the owner
                     if self.session.connected:
                         self.session.terminate()
                     if self._selection is not None:
                         status = self._wire_deselect(self._selection.target)
             if getattr(owner, "notify_release", False):
+                if arbiter.holds != hold:
+                    return _NOT_OWNER
                 owner.port_released()  # type: ignore[attr-defined]
-            arbiter.free(owner)
+            if not arbiter.free(owner, hold):
+                return _NOT_OWNER
         finally:
-            if self._releasing is owner and self._releasing_hold == hold:
-                self._releasing = None
+            del self._releasing[key]
         return status
 
     def _ending(self, owner: object) -> bool:
         """Whether ``owner``'s current hold is being released (by another of its threads)."""
-        return self._releasing is owner and self._releasing_hold == self.arbiter.holds
+        releasing = self._releasing
+        if not releasing:
+            return False
+        holds = self.arbiter.holds
+        return any(who is owner and hold == holds for who, hold in list(releasing.values()))
 
     # --- the wire -------------------------------------------------------------------------------
     def select(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:

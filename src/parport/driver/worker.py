@@ -277,8 +277,8 @@ class WorkQueue:
                         self._busy = False
         finally:
             with self._cond:
-                self._state = _STOPPED
-                self._thread = None
+                if self._state == _RUNNING:
+                    self._state = _STOPPING  # (the loop raised) nothing new is taken
                 leftover = list(self._queue)
                 self._queue.clear()
                 jobs = list(self._jobs)
@@ -288,4 +288,9 @@ class WorkQueue:
             for irp in leftover:
                 if irp.disarm_cancel():
                     irp.complete(nt.STATUS_CANCELLED)
-            self._stopped.set()
+            # Stopped, and told so, in one step: a start() that sees the state stopped finds
+            # this thread's event set already, and a new thread's is never set by this one.
+            with self._cond:
+                self._state = _STOPPED
+                self._thread = None
+                self._stopped.set()

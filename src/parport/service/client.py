@@ -536,7 +536,9 @@ class DaemonBus(Closing):
             except nt.ParportError as exc:
                 log.debug("closing the parportd connection: %s", exc)
         self._connection_lost("the bus was closed")
-        if self._pump is not threading.current_thread():
+        # The pump ends once nobody reads; from the reading thread (a completion callback) it
+        # cannot end before this returns, so it is not waited for there.
+        if self._pump is not threading.current_thread() and self._reading != threading.get_ident():
             self._pump.join(5.0)
 
     def __repr__(self) -> str:
