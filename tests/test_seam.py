@@ -13,7 +13,7 @@ import pytest
 
 from driver_helpers import DESELECT, PORT, SELECT, allocate, bus, command, emu, free, status
 from parport import nt
-from parport.driver import ParallelBus, ParallelDevice
+from parport.driver import Handle, ParallelBus, ParallelDevice
 from parport.driver.seam import PortOwner, PortSeam, Selection, as_command
 from parport.hw.emu import DaisyDevice, EmulatedPort, Fault, Printer, ZipDrive
 from parport.hw.emu.topology import build_chain
@@ -737,13 +737,9 @@ def test_a_select_overtaken_by_its_owners_release_undoes_itself(
     assert lpt.fdo.owner is None and lpt.fdo.selection is None and not d0.selected
 
 
-def test_a_handle_granted_its_own_queued_select_by_its_own_free_selects(
-    lpt: ParallelBus,
-) -> None:
-    """A handle with a SELECT queued behind its own ALLOCATE: its FREE grants the port to that
-    SELECT, a new hold of the same handle, which selects (the release's mark is for the hold it
-    ends, not for the handle)."""
-    d0, _ = _daisies(lpt)
+def _holding_with_own_select_queued(lpt: ParallelBus) -> tuple[Handle, Handle, nt.Irp]:
+    """A port handle holding the port (granted after another handle's hold) with a SELECT of
+    daisy 0 of its own queued behind; (the other handle, the holder, the queued SELECT)."""
     other = lpt.create_file(PORT)
     h = lpt.create_file(PORT)
     assert status(allocate(other)) == nt.STATUS_SUCCESS
@@ -752,6 +748,17 @@ def test_a_handle_granted_its_own_queued_select_by_its_own_free_selects(
     assert not queued_allocate.done and not queued_select.done
     assert status(free(other)) == nt.STATUS_SUCCESS
     assert status(queued_allocate) == nt.STATUS_SUCCESS and not queued_select.done
+    return other, h, queued_select
+
+
+def test_a_handle_granted_its_own_queued_select_by_its_own_free_selects(
+    lpt: ParallelBus,
+) -> None:
+    """A handle with a SELECT queued behind its own ALLOCATE: its FREE grants the port to that
+    SELECT, a new hold of the same handle, which selects (the release's mark is for the hold it
+    ends, not for the handle)."""
+    d0, _ = _daisies(lpt)
+    other, h, queued_select = _holding_with_own_select_queued(lpt)
     assert status(free(h)) == nt.STATUS_SUCCESS
     assert status(queued_select) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is h.file and d0.selected
@@ -804,13 +811,7 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
     its selection (it freed the new hold without deselecting, leaving daisy 0 selected on a
     free port)."""
     d0, _ = _daisies(lpt)
-    other = lpt.create_file(PORT)
-    h = lpt.create_file(PORT)
-    assert status(allocate(other)) == nt.STATUS_SUCCESS
-    first_hold = allocate(h)
-    queued_select = h.submit_internal_device_control(SELECT, command(0))
-    assert status(free(other)) == nt.STATUS_SUCCESS
-    assert status(first_hold) == nt.STATUS_SUCCESS
+    other, h, queued_select = _holding_with_own_select_queued(lpt)
     arbiter = lpt.fdo.arbiter
     real_free = arbiter.free
     at_free, go = threading.Event(), threading.Event()
