@@ -123,7 +123,10 @@ class PortArbiter:
         the TryAllocatePort callback passes; it is not needed."""
         if self._queue or not self._busy.acquire(False):
             return False
-        self._begin(owner)
+        self._owner = owner  # _begin, inlined: the hot path
+        number = self.holds + 1
+        self._hold[number] = owner
+        self.holds = number
         if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
             self._taken(owner)
         return True
@@ -138,7 +141,10 @@ class PortArbiter:
         the request (False: it is pending and cancellable, and is granted or cancelled later —
         at once, STATUS_CANCELLED, when its cancel flag is already set)."""
         if not self._queue and self._busy.acquire(False):
-            self._begin(owner)
+            self._owner = owner  # _begin, inlined: the hot path
+            number = self.holds + 1
+            self._hold[number] = owner
+            self.holds = number
             if self._watchers or self.on_taken is not None or self.on_owner_change is not None:
                 self._taken(owner)
             return True

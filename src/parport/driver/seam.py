@@ -24,7 +24,6 @@ What the seam keeps true (docs/driver.md, "Ownership"; checked by :meth:`PortSea
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -82,11 +81,11 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        # The releases under way: (owner, number of the hold it ends) under a key of each
-        # release's own, so that two releases of one owner never clear each other's mark (a
-        # grant made by a release to the same owner starts a new hold, which is not ending).
-        self._releasing: dict[int, tuple[object, int]] = {}
-        self._release_keys = itertools.count()
+        # The releases under way, each as (owner, number of the hold it ends): each release
+        # adds its own mark and removes one equal to it, so two releases of one owner never
+        # clear each other's (a grant made by a release to the same owner starts a new hold,
+        # which is not ending).
+        self._releasing: list[tuple[object, int]] = []
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -158,8 +157,8 @@ class PortSeam:
         touching nothing, when ``owner`` does not own the port (A4). It is also the FreePort
         callback (``context`` is what that passes; it is not needed)."""
         arbiter = self.arbiter
-        hold = arbiter.hold_of(owner)
-        if hold is None:
+        hold = arbiter.holds  # hold_of, inlined: the number first, then the owner
+        if arbiter._owner is not owner:
             return _NOT_OWNER
         status: int = _SUCCESS
         # Marked first: a select racing this (another thread of the same owner) either
@@ -168,8 +167,8 @@ class PortSeam:
         # mark, the wire and the free are all for this hold: another release of the owner may
         # end it first and the owner be granted the port again, and that new hold is not this
         # release's to end.
-        key = next(self._release_keys)
-        self._releasing[key] = (owner, hold)
+        mark = (owner, hold)
+        self._releasing.append(mark)
         try:
             if self._selection is not None or self.session.connected:
                 with self.wire_lock:
@@ -186,16 +185,13 @@ class PortSeam:
             if not arbiter.free(owner, hold):
                 return _NOT_OWNER
         finally:
-            del self._releasing[key]
+            self._releasing.remove(mark)
         return status
 
     def _ending(self, owner: object) -> bool:
         """Whether ``owner``'s current hold is being released (by another of its threads)."""
         releasing = self._releasing
-        if not releasing:
-            return False
-        holds = self.arbiter.holds
-        return any(who is owner and hold == holds for who, hold in list(releasing.values()))
+        return bool(releasing) and (owner, self.arbiter.holds) in releasing
 
     # --- the wire -------------------------------------------------------------------------------
     def select(self, owner: object, command: nt.PARALLEL_1284_COMMAND) -> Status:
