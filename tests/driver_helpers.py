@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from parport import nt
@@ -53,3 +56,13 @@ def status(result: nt.IoStatus | nt.Irp) -> int:
         assert result.result is not None
         return result.result.status
     return result.status
+
+
+def until(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+    """Wait until ``condition()`` holds, looking every millisecond; fail naming ``what`` if
+    ``limit_s`` wall-clock seconds pass first (for states nothing signals, in other threads)."""
+    pause = threading.Event()
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} within {limit_s} s"
+        pause.wait(0.001)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from driver_helpers import PORT, bus, command, emu
+from driver_helpers import PORT, bus, command, emu, until
 from parport import nt
 from parport.driver import ParallelBus, ParallelDevice, registers
 from parport.hw.emu import EmulatedPort, Fault
@@ -707,11 +707,7 @@ def test_a_completion_callback_on_the_worker_may_close_while_another_thread_clos
     write.add_done_callback(_closer_in_callback(h, calls))
     h.submit_write(b"behind")  # wakes the worker, which takes ``write`` and waits for the port
     work = h.file.device.work
-    for _ in range(int(WAIT * 1000)):
-        if work.current is write:
-            break
-        threading.Event().wait(0.001)
-    assert work.current is write
+    until(lambda: work.current is write, "the worker waiting for the port with the write")
     closer = threading.Thread(target=h.close)
     closer.start()
     closer.join(WAIT)

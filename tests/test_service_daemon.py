@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import parport
+from driver_helpers import until
 from parport import nt
 from parport.service import ConfigError, DaemonUnavailableError, config, protocol
 from service_helpers import DaemonProcess, _env, config_text, daemon
@@ -226,11 +227,8 @@ def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
         )
         blocked.start()
         client = waiter.driver
-        parked = threading.Event()
-        deadline = time.monotonic() + 30
-        while not client._pump_parked:  # bounded: the pump parks after one grace period
-            assert time.monotonic() < deadline, "the pump kept waking during the wait"
-            parked.wait(0.001)
+        # The pump parks after one grace period (it does not keep waking during the wait).
+        until(lambda: client._pump_parked, "the pump parked")
         assert held.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT).status == 0
         blocked.join(30)
         assert results == [nt.STATUS_SUCCESS]
@@ -279,10 +277,7 @@ def test_closing_the_bus_from_a_completion_callback_does_not_wait_for_the_pump(
 
         thread = threading.Thread(target=wait_for_lock, name="waiting thread")
         thread.start()
-        deadline = time.monotonic() + 30
-        while holder.port.waiters < 2:  # bounded: the write, then the waiting thread's LOCK
-            assert time.monotonic() < deadline
-            closed.wait(0.001)
+        until(lambda: holder.port.waiters == 2, "the write and the LOCK queued")
         assert held.internal_device_control(unlock).status == 0
         assert closed.wait(2.5), "the close in the callback waited for the pump"
         thread.join(30)

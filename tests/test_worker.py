@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from driver_helpers import until
 from parport import nt
 from parport.driver.worker import WorkQueue
 
@@ -285,12 +286,8 @@ def test_shutdown_cancels_flags_runs_final_after_the_current_request_and_stops()
 
     stopper = threading.Thread(target=lambda: queue.shutdown(final))
     stopper.start()
-    flagged = threading.Event()
-    for _ in range(int(WAIT * 1000)):  # the shutdown cancels what waits, then flags the current
-        if current.cancelled:
-            break
-        flagged.wait(0.001)
-    assert current.cancelled
+    # The shutdown cancels what waits, then flags the current request.
+    until(lambda: current.cancelled, "the current request flagged")
     run.release.set()
     stopper.join(WAIT)
     assert not stopper.is_alive()
@@ -335,17 +332,14 @@ def test_the_last_request_ending_during_the_shutdowns_cancels_still_gets_the_fin
     instead of ending without it (a device closed this way kept its place in the port's FIFO)."""
     finals: list[str] = []
     queue: WorkQueue
-    settled = threading.Event()
 
     def run(irp: nt.Irp) -> None:
         watch.parked.clear()
 
         def cancelled(_: nt.Irp) -> None:
             irp.complete(nt.STATUS_CANCELLED)  # the worker leaves the request now
-            for _ in range(int(WAIT * 1000)):  # until it ended (before) or waits (now)
-                if queue.stopped or watch.parked.is_set():
-                    break
-                settled.wait(0.001)
+            # Until it ended (before the fix) or waits for the final job (now).
+            until(lambda: queue.stopped or watch.parked.is_set(), "the worker ended or waiting")
 
         irp.arm_cancel(cancelled)
         irp.wait(WAIT)
@@ -356,8 +350,7 @@ def test_the_last_request_ending_during_the_shutdowns_cancels_still_gets_the_fin
     queue.start()
     current = _irp()
     queue.queue(current)
-    while queue.current is not current:  # the worker has it
-        settled.wait(0.001)
+    until(lambda: queue.current is current, "the worker running the request")
     queue.shutdown(lambda: finals.append("final"))
     assert current.status == nt.STATUS_CANCELLED
     assert finals == ["final"]
@@ -689,11 +682,7 @@ def test_a_job_called_during_an_inline_turn_runs_when_the_turn_ends() -> None:
     ran = threading.Event()
     caller = threading.Thread(target=lambda: queue.call(ran.set))
     caller.start()
-    for _ in range(int(WAIT * 1000)):  # until the job is posted
-        with queue._cond:
-            if queue._jobs:
-                break
-        ran.wait(0.001)
+    until(lambda: bool(queue._jobs), "the job posted")
     assert not ran.is_set()  # the inline turn holds the worker's place
     queue.end_inline()  # must wake the worker for the job
     assert ran.wait(WAIT)
