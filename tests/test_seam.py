@@ -805,11 +805,11 @@ def test_an_owner_taking_the_port_again_as_its_release_ends_can_select(
 def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
     lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two threads of one port handle FREE the same hold. The first frees it and grants the
-    handle's own queued SELECT (a new hold, which selects); the second, which set out to end
-    the old hold, ends nothing: STATUS_INVALID_DEVICE_STATE, and the handle keeps the port and
-    its selection (it freed the new hold without deselecting, leaving daisy 0 selected on a
-    free port)."""
+    """Two threads of one port handle FREE the same hold. The first to claim it frees it and
+    grants the handle's own queued SELECT (a new hold, which selects); the other, which set out
+    to end the same hold, ends nothing: STATUS_INVALID_DEVICE_STATE at once, and the handle keeps
+    the port and its selection (it used to free the new hold without deselecting, leaving
+    daisy 0 selected on a free port)."""
     d0, _ = _daisies(lpt)
     other, h, queued_select = _holding_with_own_select_queued(lpt)
     arbiter = lpt.fdo.arbiter
@@ -817,25 +817,126 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
     at_free, go = threading.Event(), threading.Event()
 
     def held_free(owner: object, hold: int | None = None) -> bool:
-        if threading.current_thread().name == "second FREE":
+        if threading.current_thread().name == "first FREE":
             at_free.set()
             assert go.wait(WAIT)
         return real_free(owner, hold)
 
     monkeypatch.setattr(arbiter, "free", held_free)
     answers: list[int] = []
-    second = threading.Thread(target=lambda: answers.append(status(free(h))), name="second FREE")
-    second.start()
+    first = threading.Thread(target=lambda: answers.append(status(free(h))), name="first FREE")
+    first.start()
     assert at_free.wait(WAIT)  # it has looked at the wire (nothing selected) and is freeing
-    assert status(free(h)) == nt.STATUS_SUCCESS  # the first: grants the SELECT
-    assert status(queued_select) == nt.STATUS_SUCCESS and d0.selected
+    assert status(free(h)) == nt.STATUS_INVALID_DEVICE_STATE  # the second: the hold is taken
+    assert not queued_select.done and lpt.fdo.owner is h.file
     go.set()
-    second.join(WAIT)
-    assert answers == [nt.STATUS_INVALID_DEVICE_STATE]
-    assert lpt.fdo.owner is h.file and d0.selected
+    first.join(WAIT)
+    assert answers == [nt.STATUS_SUCCESS]
+    assert status(queued_select) == nt.STATUS_SUCCESS and d0.selected
+    assert lpt.fdo.owner is h.file
     assert lpt.check() == []
     monkeypatch.undo()
     assert status(free(h)) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is None and not d0.selected
     h.close()
     other.close()
+
+
+class _Locking(PortOwner):
+    """An owner with a lock flag like a device's: set by each grant, cleared when it is told it
+    lost the port. The first telling waits for ``go`` (a release in the middle of ending the
+    hold)."""
+
+    __slots__ = ("go", "locked", "telling", "told")
+    notify_release = True
+
+    def __init__(self) -> None:
+        self.locked = False
+        self.told = 0
+        self.telling = threading.Event()
+        self.go = threading.Event()
+
+    def port_released(self) -> None:
+        self.told += 1
+        if self.told == 1:
+            self.telling.set()
+            assert self.go.wait(WAIT)
+        self.locked = False
+
+
+def test_a_release_of_a_hold_another_release_is_ending_neither_tells_nor_frees(
+    lpt: ParallelBus,
+) -> None:
+    """Two threads of one owner release its hold at once. The second, arriving while the first
+    is telling the owner it lost the port, ends nothing and tells nothing
+    (STATUS_INVALID_DEVICE_STATE); the first then frees and grants the owner's own waiting
+    request, a new hold whose lock flag stays set (a second telling used to land on it)."""
+    owner = _Locking()
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
+    owner.locked = True
+    waiting = nt.Irp(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, LOCK)
+
+    def granted(waiter: object) -> None:
+        owner.locked = True
+        waiting.complete(nt.STATUS_SUCCESS)
+
+    assert not lpt.fdo.arbiter.allocate(waiting, owner, granted)
+    answers: list[int] = []
+    first = threading.Thread(target=lambda: answers.append(lpt.fdo.release(owner)))
+    first.start()
+    assert owner.telling.wait(WAIT)
+    assert lpt.fdo.release(owner) == nt.STATUS_INVALID_DEVICE_STATE
+    assert owner.told == 1 and lpt.fdo.owner is owner and not waiting.done
+    owner.go.set()
+    first.join(WAIT)
+    assert answers == [nt.STATUS_SUCCESS]
+    assert waiting.done and lpt.fdo.owner is owner and owner.locked
+    assert owner.told == 1
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is None and not owner.locked and owner.told == 2
+
+
+class _PausedClaims(dict):  # type: ignore[type-arg]
+    """The seam's claims, pausing the named thread as it claims a hold."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.claiming = threading.Event()
+        self.go = threading.Event()
+
+    def setdefault(self, key: object, default: object = None) -> object:
+        if threading.current_thread().name == self.name:
+            self.claiming.set()
+            assert self.go.wait(WAIT)
+        return super().setdefault(key, default)
+
+
+def test_a_release_claiming_a_hold_that_ended_meanwhile_does_nothing(
+    lpt: ParallelBus,
+) -> None:
+    """A release reads the owner's hold, and before it claims it another release of the owner
+    ends that hold and the owner is granted the port again: the late release ends nothing
+    (STATUS_INVALID_DEVICE_STATE) — the owner is not told, its new hold and lock flag stay."""
+    owner = _Locking()
+    owner.told = 1  # no telling blocks
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
+    owner.locked = True
+    claims = _PausedClaims("late release")
+    lpt.fdo._releasing = claims
+    answers: list[int] = []
+    late = threading.Thread(
+        target=lambda: answers.append(lpt.fdo.release(owner)), name="late release"
+    )
+    late.start()
+    assert claims.claiming.wait(WAIT)  # it has read the hold's number
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is None and not owner.locked and owner.told == 2
+    assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS  # a new hold
+    owner.locked = True
+    claims.go.set()
+    late.join(WAIT)
+    assert answers == [nt.STATUS_INVALID_DEVICE_STATE]
+    assert lpt.fdo.owner is owner and owner.locked and owner.told == 2
+    assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
+    assert lpt.fdo.owner is None and owner.told == 3

@@ -81,11 +81,11 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        # The releases under way, each as (owner, number of the hold it ends): each release
-        # adds its own mark and removes one equal to it, so two releases of one owner never
-        # clear each other's (a grant made by a release to the same owner starts a new hold,
-        # which is not ending).
-        self._releasing: list[tuple[object, int]] = []
+        # The releases under way: (owner, number of the hold it ends) → the release's claim.
+        # One release at a time ends a hold: the first to claim it; another release of the same
+        # hold ends nothing. A grant made by a release to the same owner starts a new hold, which
+        # is not ending.
+        self._releasing: dict[tuple[object, int], object] = {}
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -161,31 +161,34 @@ class PortSeam:
         if arbiter._owner is not owner:
             return _NOT_OWNER
         status: int = _SUCCESS
-        # Marked first: a select racing this (another thread of the same owner) either
-        # recorded its selection before the look below, which then undoes it, or finds the
-        # mark when it checks again after selecting, and undoes it itself (see select). The
-        # mark, the wire and the free are all for this hold: another release of the owner may
-        # end it first and the owner be granted the port again, and that new hold is not this
-        # release's to end.
+        # Claimed first, in one step (``setdefault``): of two releases of one hold (two threads
+        # of the owner), the first to claim it ends it and the other ends nothing. The claim is
+        # also the mark a select racing this looks for: a select from another thread of the owner
+        # either recorded its selection before the look below, which then undoes it, or finds
+        # the mark when it checks again after selecting, and undoes it itself (see select).
         mark = (owner, hold)
-        self._releasing.append(mark)
+        claim = object()
+        releasing = self._releasing
+        if releasing.setdefault(mark, claim) is not claim:
+            return _NOT_OWNER  # another release is ending this hold
         try:
+            # Claimed, the hold can end only here: if it is over now (a release ended it between
+            # the look at the owner and the claim, and the owner may have the port again), it
+            # is not this release's to end, and the owner is not told anything.
+            if arbiter._hold.get(hold) is not owner:  # the live holds, which free pops
+                return _NOT_OWNER
             if self._selection is not None or self.session.connected:
                 with self.wire_lock:
-                    if arbiter.holds != hold:
-                        return _NOT_OWNER  # ended meanwhile by another release of the owner
                     if self.session.connected:
                         self.session.terminate()
                     if self._selection is not None:
                         status = self._wire_deselect(self._selection.target)
             if getattr(owner, "notify_release", False):
-                if arbiter.holds != hold:
-                    return _NOT_OWNER
                 owner.port_released()  # type: ignore[attr-defined]
             if not arbiter.free(owner, hold):
                 return _NOT_OWNER
         finally:
-            self._releasing.remove(mark)
+            del releasing[mark]
         return status
 
     def _ending(self, owner: object) -> bool:
