@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from .ioctl import ioctl_name
 from .major import IRP_MJ
@@ -182,7 +182,7 @@ class Irp:
     @classmethod
     def _trusted(
         cls, major_function: IRP_MJ, code: int, input: bytes, output_length: int, handle: object
-    ) -> Irp:
+    ) -> Self:
         """A request from arguments its caller has checked already (the I/O manager's path:
         ``major_function`` a member of IRP_MJ, ``code`` a 32-bit int, ``input`` bytes,
         ``output_length`` >= 0)."""

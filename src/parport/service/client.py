@@ -86,20 +86,16 @@ def resolve_address(address: str | None) -> str:
 
 
 class _Slot:
-    """Where a reply waits for the thread that asked."""
+    """Where a reply waits for the thread that asked: ``_result`` is None until it is in (as
+    an :class:`~parport.nt.Irp`'s, so that one wait serves both)."""
 
-    __slots__ = ("done", "value")
+    __slots__ = ("_result",)
 
     def __init__(self) -> None:
-        self.done = False
-        self.value: tuple[int, Any] = (nt.STATUS_PENDING, None)
+        self._result: tuple[int, Any] | None = None
 
     def set(self, value: tuple[int, Any]) -> None:
-        self.value = value
-        self.done = True
-
-    def ready(self) -> bool:
-        return self.done
+        self._result = value
 
 
 class RemoteIrp(nt.Irp):
@@ -112,9 +108,9 @@ class RemoteIrp(nt.Irp):
     seq: int
 
     def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
-        if not self.done:
-            self.bus._await(lambda: self.done, timeout)
-        return self.result
+        if self._result is None:
+            self.bus._await(self, timeout)
+        return self._result
 
 
 def _argument(value: Any) -> Any:
@@ -313,16 +309,23 @@ class RemoteHandle(Closing):
         return self.file.closed
 
     # --- non-blocking ---------------------------------------------------------------------------
-    def _submit(self, major: int, code: int, data: Any, output_length: Any) -> nt.Irp:
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"input must be bytes, not {type(data).__name__}")
+    def _submit(self, major: nt.IRP_MJ, code: int, data: Any, output_length: Any) -> nt.Irp:
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(f"input must be bytes, not {type(data).__name__}")
+            data = bytes(data)
         if type(output_length) is not int:
             raise TypeError(f"output_length must be an int, not {type(output_length).__name__}")
         if output_length < 0:
             raise ValueError(f"output_length must be >= 0, not {output_length}")
-        if not isinstance(code, int):
-            raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
-        return self.file.bus._submit(self.file, major, int(code), bytes(data), output_length)
+        if type(code) is not int:
+            if not isinstance(code, int):
+                raise TypeError(f"an IOCTL code must be an int, not {type(code).__name__}")
+            code = int(code)
+        if not 0 <= code <= 0xFFFFFFFF:
+            raise ValueError(f"an IOCTL code is a 32-bit value, not {code!r}")
+        file = self.file
+        return file.bus._submit(file, major, code, data, output_length)
 
     def submit_internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0
@@ -369,13 +372,15 @@ class RemoteHandle(Closing):
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
         return self._finish(
-            self.submit_internal_device_control(code, input, output_length), timeout
+            self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length), timeout
         )
 
     def device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
-        return self._finish(self.submit_device_control(code, input, output_length), timeout)
+        return self._finish(
+            self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length), timeout
+        )
 
     def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
         return self._finish(self.submit_read(length), timeout)
@@ -455,7 +460,8 @@ class DaemonBus(Closing):
         self.info = hello
         self._sock = sock
         self._frames = p.FrameReader(sock)
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # orders the frames, and guards the framer
+        self._framer = p.Framer()
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
         self._irps: dict[int, RemoteIrp] = {}
@@ -554,10 +560,9 @@ class DaemonBus(Closing):
         )
 
     def _send(self, message: list[Any]) -> None:
-        data = p.frame(message)
         try:
             with self._send_lock:
-                self._sock.sendall(data)
+                self._sock.sendall(self._framer.frame(message))
         except OSError as exc:
             self._connection_lost(f"sending failed: {exc}")
             raise self._dead() from None
@@ -568,9 +573,9 @@ class DaemonBus(Closing):
                 self._send(message)
 
     def _submit(
-        self, file: RemoteFile, major: int, code: int, data: bytes, output_length: int
+        self, file: RemoteFile, major: nt.IRP_MJ, code: int, data: bytes, output_length: int
     ) -> RemoteIrp:
-        if file.closed:
+        if file._closed or self._closed or self._lost is not None:  # file.closed, inlined
             if self._lost is not None and not self._closed:
                 raise self._dead()
             raise nt.NtStatusError.from_status(
@@ -578,9 +583,9 @@ class DaemonBus(Closing):
             )
         if len(data) > p.MAX_IO:
             raise ValueError(f"{len(data)} bytes exceed the daemon's limit of {p.MAX_IO}")
-        irp = RemoteIrp(major, code, data, output_length, file)
+        irp = RemoteIrp._trusted(major, code, data, output_length, file)  # checked by the handle
         irp.bus = self
-        irp.seq = seq = self._next_seq()
+        irp.seq = seq = next(self._counter) & 0xFFFFFFFF  # _next_seq, inlined
         with self._lock:
             self._irps[seq] = irp
         irp.arm_cancel(self._cancel_routine)
@@ -612,12 +617,12 @@ class DaemonBus(Closing):
         with self._lock:
             self._replies[seq] = slot
         self._send([op, seq, *args])
-        self._await(slot.ready, None)
-        if not slot.done:
+        self._await(slot, None)
+        if slot._result is None:
             with self._lock:
                 self._replies.pop(seq, None)
             raise self._dead()
-        status, value = slot.value
+        status, value = slot._result
         if not nt.NT_SUCCESS(status):
             message = value if isinstance(value, str) else ""
             raise nt.NtStatusError.from_status(status, message)
@@ -636,24 +641,32 @@ class DaemonBus(Closing):
     # result is in or the reader leaves. The pump thread reads only once no thread has waited for
     # PUMP_GRACE_S, so that a client making request after request never has two threads woken
     # by one reply; while one wait lasts longer than that, the pump sleeps until it ends.
-    def _await(self, ready: Callable[[], bool], timeout: float | None) -> None:
-        """Return once ``ready()`` (or ``timeout`` passed, or the connection is lost), reading
-        the socket in this thread when nobody else does."""
+    def _await(self, waitable: _Slot | RemoteIrp, timeout: float | None) -> None:
+        """Return once ``waitable`` has its result (or ``timeout`` passed, or the connection is
+        lost), reading the socket in this thread when nobody else does."""
         deadline = None if timeout is None else time.monotonic() + timeout
         me = threading.get_ident()
         if self._reading == me:  # a callback of the reading thread waits: go on reading here
-            self._read_until(ready, deadline)
+            self._read_until(waitable, deadline)
             return
         state = self._state
         lock = self._state_lock
         with lock:
             self._waiters += 1
             polling = self._pump_polling
+            reads = self._reading is None and not polling  # nobody reads: this thread does
+            if reads:
+                self._reading = me
         if polling:  # the pump stands down while threads wait (they read)
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"w")
         try:
-            while not ready() and self._lost is None:
+            if reads:
+                self._read_until(waitable, deadline)
+                if self._frames.unread:
+                    self._drain_buffered()
+                return
+            while waitable._result is None and self._lost is None:
                 with lock:
                     if self._reading is None:
                         self._reading = me
@@ -667,17 +680,17 @@ class DaemonBus(Closing):
                         finally:
                             self._blocked -= 1
                         continue
-                try:
-                    self._read_until(ready, deadline)
+                reads = True
+                self._read_until(waitable, deadline)
+                if self._frames.unread:
                     self._drain_buffered()
-                finally:
-                    with lock:
-                        self._reading = None
-                        if self._blocked:
-                            state.notify_all()
                 return
         finally:
             with lock:
+                if reads:
+                    self._reading = None
+                    if self._blocked:
+                        state.notify_all()
                 self._waiters -= 1
                 self._left += 1
                 self._last_wait = time.monotonic()  # the pump looks at it on its own time
@@ -707,8 +720,8 @@ class DaemonBus(Closing):
                 self._state.notify_all()
         return True
 
-    def _read_until(self, ready: Callable[[], bool], deadline: float | None) -> None:
-        while not ready() and self._lost is None:
+    def _read_until(self, waitable: _Slot | RemoteIrp, deadline: float | None) -> None:
+        while waitable._result is None and self._lost is None:
             if not self._read_one(deadline):
                 return
 
@@ -778,7 +791,7 @@ class DaemonBus(Closing):
                 self._wake_r = self._wake_w = -1
 
     def _dispatch(self, message: Any) -> None:
-        if not isinstance(message, list) or not message:
+        if type(message) is not list or not message:
             log.warning("parportd sent something that is not a message: %r", message)
             return
         kind = message[0]
@@ -787,7 +800,10 @@ class DaemonBus(Closing):
             with self._lock:
                 irp = self._irps.pop(seq, None)
             if irp is not None:
-                self._complete(irp, status, information, output)
+                try:  # _complete, inlined: the path of every request
+                    irp.complete(status, information, output)
+                except (ValueError, nt.IrpAlreadyCompletedError):
+                    log.exception("parportd completed %r with a result it cannot have", irp)
         elif kind == p.MSG_REPLY:
             _, seq, status, value = message
             with self._lock:

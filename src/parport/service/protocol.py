@@ -34,6 +34,7 @@ __all__ = [
     "MAX_REQUESTS",
     "VERSION",
     "FrameReader",
+    "Framer",
     "ProtocolError",
     "decode",
     "encode",
@@ -143,12 +144,27 @@ def decode(data: bytes) -> Any:
         raise ValueError(f"not a msgpack message: {exc}") from None
 
 
+class Framer:
+    """Makes frames with one msgpack packer of its own, kept from message to message (a new
+    packer for each costs more than the packing). One caller at a time: a connection frames
+    under the lock that orders its sends."""
+
+    def __init__(self) -> None:
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+
+    def frame(self, message: Any) -> bytes:
+        """A whole frame (length prefix and payload) for ``message``; :class:`ValueError` when
+        the payload exceeds :data:`MAX_FRAME`, :class:`TypeError` for what msgpack cannot
+        carry."""
+        payload: bytes = self._pack(message)
+        if len(payload) > MAX_FRAME:
+            raise ValueError(f"a frame of {len(payload)} bytes exceeds the limit of {MAX_FRAME}")
+        return _LENGTH.pack(len(payload)) + payload
+
+
 def frame(message: Any) -> bytes:
     """A whole frame (length prefix and payload) for ``message``."""
-    payload = encode(message)
-    if len(payload) > MAX_FRAME:
-        raise ValueError(f"a frame of {len(payload)} bytes exceeds the limit of {MAX_FRAME}")
-    return _LENGTH.pack(len(payload)) + payload
+    return Framer().frame(message)
 
 
 def read_exact(sock: socket.socket, size: int, *, at_boundary: bool) -> bytes | None:
@@ -189,49 +205,60 @@ class FrameReader:
     def __init__(self, sock: socket.socket, limit: int = MAX_FRAME) -> None:
         self.sock = sock
         self.limit = limit
-        self._buffer = bytearray()
+        self.unread = bytearray()  # bytes read and not yet taken (from ``_start`` on)
         self._start = 0
         self._scratch = bytearray(self.CHUNK)
         self._view = memoryview(self._scratch)
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` unread bytes available; False at an end of stream before any."""
-        while len(self._buffer) - self._start < need:
+        while len(self.unread) - self._start < need:
             if self._start:
-                del self._buffer[: self._start]
+                del self.unread[: self._start]
                 self._start = 0
             count = self.sock.recv_into(self._view)
             if not count:
-                if len(self._buffer) - self._start == 0:
+                if len(self.unread) - self._start == 0:
                     return False
                 raise ProtocolError(
-                    f"the stream ended inside a frame ({len(self._buffer) - self._start} bytes "
+                    f"the stream ended inside a frame ({len(self.unread) - self._start} bytes "
                     f"of {need})"
                 )
-            self._buffer += self._view[:count]
+            self.unread += self._view[:count]
         return True
 
     def buffered(self) -> bool:
         """Whether a whole frame has been read already (the next :meth:`read` will not wait)."""
-        have = len(self._buffer) - self._start
+        have = len(self.unread) - self._start
         if have < _LENGTH.size:
             return False
-        (length,) = _LENGTH.unpack_from(self._buffer, self._start)
+        (length,) = _LENGTH.unpack_from(self.unread, self._start)
         return have >= _LENGTH.size + int(length)
 
     def read(self) -> bytes | None:
         """The payload of the next frame, or None at a clean end of stream (between frames)."""
+        if self._start == len(self.unread):
+            # Nothing buffered: read, and when what came is one whole frame (a request, an
+            # answer) take it from the scratch buffer as it is.
+            count = self.sock.recv_into(self._view)
+            if not count:
+                return None
+            if count > _LENGTH.size:
+                (length,) = _LENGTH.unpack_from(self._scratch)
+                if count == _LENGTH.size + length and length <= self.limit:
+                    return bytes(self._view[_LENGTH.size : count])
+            self.unread += self._view[:count]
         if not self._fill(_LENGTH.size):
             return None
-        (length,) = _LENGTH.unpack_from(self._buffer, self._start)
+        (length,) = _LENGTH.unpack_from(self.unread, self._start)
         if length == 0 or length > self.limit:
             raise ProtocolError(f"a frame length of {length} bytes is outside 1..{self.limit}")
         if not self._fill(_LENGTH.size + length):
             raise ProtocolError("the stream ended inside a frame")
         begin = self._start + _LENGTH.size
-        payload = bytes(self._buffer[begin : begin + length])
+        payload = bytes(self.unread[begin : begin + length])
         self._start = begin + length
-        if self._start == len(self._buffer):
-            self._buffer.clear()
+        if self._start == len(self.unread):
+            self.unread.clear()
             self._start = 0
         return payload

@@ -46,16 +46,17 @@ SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for a client to read what is 
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
 )
-_MAJORS = frozenset(
-    {
+_MAJORS = {  # the major functions a client may send, by value
+    int(major): major
+    for major in (
         nt.IRP_MJ_INTERNAL_DEVICE_CONTROL,
         nt.IRP_MJ_DEVICE_CONTROL,
         nt.IRP_MJ_READ,
         nt.IRP_MJ_WRITE,
         nt.IRP_MJ_QUERY_INFORMATION,
         nt.IRP_MJ_SET_INFORMATION,
-    }
-)
+    )
+}
 
 
 class DaemonError(Exception):
@@ -69,10 +70,6 @@ class _RefusedError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def _u32(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF
 
 
 def _int(value: object, what: str, low: int = 0, high: int = 0xFFFFFFFF) -> int:
@@ -177,7 +174,8 @@ class Connection:
         self._next_handle = 1
         self._lock = threading.Lock()
         self._out: deque[bytes] = deque()
-        self._out_lock = threading.Lock()
+        self._out_lock = threading.Lock()  # orders the frames, and guards the framer
+        self._framer = p.Framer()
         self._out_cond = threading.Condition(self._out_lock)
         self._backlog = 0
         self._writing = False
@@ -192,14 +190,14 @@ class Connection:
     # --- output ---------------------------------------------------------------------------------
     def send(self, message: Any) -> None:
         """Send a message without ever blocking the caller (see the module docstring)."""
-        try:
-            data = p.frame(message)
-        except ValueError:
-            log.exception("%r: a message too large to send", self)
-            return
         overflow = False
         with self._out_lock:
             if self._dead:
+                return
+            try:
+                data = self._framer.frame(message)
+            except ValueError:
+                log.exception("%r: a message too large to send", self)
                 return
             if not self._out and not self._writing:
                 try:
@@ -328,11 +326,14 @@ class Connection:
         except ValueError as exc:
             self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
             return
+        # op and seq are 32-bit numbers (msgpack gives exact ints; a boolean is not one).
         if (
-            not isinstance(message, list)
+            type(message) is not list
             or len(message) < 2
-            or not _u32(message[0])
-            or not _u32(message[1])
+            or type(message[0]) is not int
+            or type(message[1]) is not int
+            or not 0 <= message[0] <= 0xFFFFFFFF
+            or not 0 <= message[1] <= 0xFFFFFFFF
         ):
             self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
             return
@@ -422,63 +423,77 @@ class Connection:
         self._reply(seq)
 
     def _op_submit(self, seq: int, args: list[Any]) -> None:
-        handle_id, major, code, data, output_length = _args(args, 5, "SUBMIT")
-        major = _int(major, "a major function", 0, 0xFF)
-        code = _int(code, "a code")
-        data = _bytes(data, "input")
-        output_length = _int(output_length, "output_length", 0, p.MAX_IO)
+        if len(args) != 5:
+            _args(args, 5, "SUBMIT")  # refuses
+        handle_id, major, code, data, output_length = args
+        if not (  # what msgpack gives for good arguments: exact ints and bytes, in range
+            type(major) is int
+            and type(code) is int
+            and type(data) is bytes
+            and type(output_length) is int
+            and 0 <= major <= 0xFF
+            and 0 <= code <= 0xFFFFFFFF
+            and 0 <= output_length <= p.MAX_IO
+        ):
+            _int(major, "a major function", 0, 0xFF)  # the first that is wrong refuses
+            _int(code, "a code")
+            _bytes(data, "input")
+            _int(output_length, "output_length", 0, p.MAX_IO)
         peer = self.peer
         assert peer is not None
+        pending = self.pending
+        refused: int
         with self._lock:
-            if seq in self.pending:
+            if seq in pending:
                 raise _RefusedError(nt.STATUS_INVALID_PARAMETER, f"request {seq} is still pending")
-            busy = (
-                len(self.pending) >= p.MAX_REQUESTS
+            if (
+                len(pending) >= p.MAX_REQUESTS
                 or self._pending_input + len(data) > p.MAX_PENDING_INPUT
-            )
-        if busy:
-            self._complete(seq, nt.STATUS_INSUFFICIENT_RESOURCES)
+            ):
+                refused = nt.STATUS_INSUFFICIENT_RESOURCES
+            else:
+                opened = self.handles.get(handle_id) if type(handle_id) is int else None
+                member = _MAJORS.get(major)
+                if opened is None or member is None:
+                    stopping = opened is None and self.daemon.stopping
+                    refused = (
+                        nt.STATUS_DELETE_PENDING if stopping else nt.STATUS_INVALID_DEVICE_REQUEST
+                    )
+                elif not peer.trusted and not user_mode_major(major):
+                    refused = nt.STATUS_ACCESS_DENIED
+                else:
+                    refused = 0
+                    file = opened.handle.file
+                    irp = nt.Irp._trusted(member, code, data, output_length, file)
+                    pending[seq] = irp
+                    self._pending_input += len(data)
+        if refused:
+            if refused == nt.STATUS_ACCESS_DENIED:
+                assert opened is not None
+                log.warning(
+                    "refused %s on %s to %s: kernel-level requests are for trusted principals",
+                    nt.ioctl_name(major, code),
+                    opened.handle.name,
+                    peer,
+                )
+            self._complete(seq, refused)
             return
-        with self._lock:
-            opened = self.handles.get(handle_id) if _u32(handle_id) else None
-        if opened is None or major not in _MAJORS:
-            stopping = opened is None and self.daemon.stopping
-            self._complete(
-                seq, nt.STATUS_DELETE_PENDING if stopping else nt.STATUS_INVALID_DEVICE_REQUEST
-            )
-            return
-        if not peer.trusted and not user_mode_major(major):
-            log.warning(
-                "refused %s on %s to %s: kernel-level requests are for trusted principals",
-                nt.ioctl_name(major, code),
-                opened.handle.name,
-                peer,
-            )
-            self._complete(seq, nt.STATUS_ACCESS_DENIED)
-            return
-        file = opened.handle.file
-        irp = nt.Irp(major, code, data, output_length, file)
-        with self._lock:
-            self.pending[seq] = irp
-            self._pending_input += len(data)
-        irp.add_done_callback(self._completion(seq))
+
+        def completed(irp: nt.Irp) -> None:
+            with self._lock:
+                if pending.get(seq) is irp:
+                    del pending[seq]
+                    self._pending_input -= len(irp.input)
+            result = irp._result
+            assert result is not None
+            self.send([p.MSG_COMPLETE, seq, result.status, result.information, result.output])
+
+        irp.add_done_callback(completed)
         try:
             file.submit(irp)
         except nt.NtStatusError as exc:
             if not irp.done:
                 irp.complete(exc.status)
-
-    def _completion(self, seq: int) -> Callable[[nt.Irp], None]:
-        def completed(irp: nt.Irp) -> None:
-            with self._lock:
-                if self.pending.get(seq) is irp:
-                    del self.pending[seq]
-                    self._pending_input -= len(irp.input)
-            result = irp.result
-            assert result is not None
-            self.send([p.MSG_COMPLETE, seq, result.status, result.information, result.output])
-
-        return completed
 
     def _complete(self, seq: int, status: int) -> None:
         self.send([p.MSG_COMPLETE, seq, status, 0, b""])
