@@ -930,13 +930,15 @@ class EmulatedPort(PortBackend):
             return None
         return self._target(clean=True)
 
-    def _event_within(self) -> bool:
+    def _event_within(self, accesses: int = 1) -> bool:
+        """Whether anything is due on the clock within the next ``accesses`` accesses."""
         clock = self.clock
         queue = clock._queue
-        if not queue or queue[0][0] > clock._now + self.access_ns:
+        end = clock._now + accesses * self.access_ns
+        if not queue or queue[0][0] > end:
             return False  # the heap's head is the earliest, cancelled or not: nothing due
         upcoming = clock.next_event_ns()  # drops cancelled calls at the head
-        return upcoming is not None and upcoming <= clock._now + self.access_ns
+        return upcoming is not None and upcoming <= end
 
     def _epp_string_out(self, data: bytes, address: bool) -> int:
         for count, byte in enumerate(data):
@@ -1036,13 +1038,22 @@ class EmulatedPort(PortBackend):
             target = self._target()
         if target is None or not target.ecp_forward_ready():
             return super().write_fifo_block(data, command, timeout_us)
-        if not command and target._ecp_repeat == 1 and target.burst_ok() and self._burst(len(data)):
+        # Each byte costs what the default loop's does: a look at the full bit (never set: the
+        # chip's engine runs events 34-37 at once with a peripheral that answers at once, so the
+        # FIFO is empty again before the next access), then the push.
+        if (
+            not command
+            and target._ecp_repeat == 1
+            and target.burst_ok()
+            and self._burst(2 * len(data))
+        ):
             target.ecp_take_burst(data)
             return len(data)
         for count, byte in enumerate(data):
-            if self._event_within() or not target.ecp_forward_ready() or target.triggers_next():
+            if self._event_within(2) or not target.ecp_forward_ready() or target.triggers_next():
                 return count + super().write_fifo_block(data[count:], command, timeout_us)
-            self._tick()  # the chip runs events 34-37 with a peripheral that answers at once
+            self._tick()  # read_ecr: room
+            self._tick()  # the push
             target.ecp_take(byte, command)
         return len(data)
 
