@@ -11,8 +11,10 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ import parport
 from driver_helpers import until
 from parport import nt
 from parport.service import ConfigError, DaemonUnavailableError, config, protocol
+from parport.service import client as client_module
 from service_helpers import DaemonProcess, _env, config_text, daemon
 
 START_WITHIN_S = 1.0
@@ -209,7 +212,6 @@ def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
     client's lock) lets the client's pump sleep until the wait ends instead of waking every few
     milliseconds; once it ends, the pump reads again: a completion nobody waits for still runs
     its callback."""
-    import threading
 
     with (
         daemon(tmp_path) as served,
@@ -247,7 +249,6 @@ def test_closing_the_bus_from_a_completion_callback_does_not_wait_for_the_pump(
     """A completion callback run by a thread that reads the socket for its own wait closes the
     bus: the close returns at once (the pump cannot end while that thread still reads, so it is
     not waited for), the waiting thread's call fails cleanly, and the pump ends after."""
-    import threading
 
     lock, unlock = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
     with (
@@ -286,3 +287,58 @@ def test_closing_the_bus_from_a_completion_callback_does_not_wait_for_the_pump(
         bus.driver._pump.join(30)
         assert not bus.driver._pump.is_alive()
         held.close()
+
+
+def _pump_asleep_after_a_long_wait(served: DaemonProcess) -> tuple[parport.Bus, parport.Bus, Any]:
+    """A client whose blocking LOCK waited behind another client's lock long enough for its
+    pump thread to go to sleep; (the other client, the client, the client's handle)."""
+    holder, bus = parport.connect(served.socket), parport.connect(served.socket)
+    held, mine = holder.create_file("LPT1.0"), bus.create_file("LPT1.1")
+    lock, unlock = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+    assert held.internal_device_control(lock).status == nt.STATUS_SUCCESS
+
+    def unlock_once_the_pump_sleeps() -> None:
+        until(lambda: bus.driver._pump_parked, "the pump asleep through the wait")
+        assert held.internal_device_control(unlock).status == nt.STATUS_SUCCESS
+
+    other = threading.Thread(target=unlock_once_the_pump_sleeps)
+    other.start()
+    assert mine.internal_device_control(lock).status == nt.STATUS_SUCCESS
+    other.join(30)
+    assert not other.is_alive()
+    return holder, bus, mine
+
+
+def test_blocking_calls_leave_the_pump_asleep_and_a_request_nobody_waits_for_wakes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that waits reads its own answer, so a program making blocking calls leaves the
+    client's pump thread asleep after a long wait (no wake-up per request); a request submitted
+    without a wait, or a callable handed to the daemon, wakes it: their completions and calls
+    arrive with no thread waiting."""
+    monkeypatch.setattr(client_module, "PUMP_PARK_S", 600.0)  # only a wake-up can end the sleep
+    with daemon(tmp_path) as served:
+        holder, bus, mine = _pump_asleep_after_a_long_wait(served)
+        assert bus.driver._pump_parked  # the wait is over; nothing is outstanding
+        assert mine.device_control(nt.IOCTL_IEEE1284_GET_MODE, b"", 4).status == 0
+        assert bus.driver._pump_parked
+        completed = threading.Event()
+        unlock = mine.submit_internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+        unlock.add_done_callback(lambda irp: completed.set())
+        assert completed.wait(30), "the completion of a request nobody waits for never came"
+        assert unlock.status == nt.STATUS_SUCCESS
+        bus.close()
+        holder.close()
+
+
+def test_a_sleeping_pump_still_sees_the_daemon_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that waits for nothing learns that the daemon went away within PUMP_PARK_S."""
+    monkeypatch.setattr(client_module, "PUMP_PARK_S", 0.05)
+    with daemon(tmp_path) as served:
+        holder, bus, _ = _pump_asleep_after_a_long_wait(served)
+        assert served.stop() == 0
+        until(lambda: bus.closed, "the client told that the daemon left")
+        holder.close()
+        bus.close()

@@ -9,7 +9,9 @@ emulated port a read-only view of the emulated chain (``bus.hardware.chain``).
 
 Whoever waits reads: a thread blocked in ``irp.wait()`` or a blocking call reads the socket
 itself and completes what arrives (no thread switch on the way back); a pump thread reads when
-nobody has waited for 5 ms (what arrives in between is delivered at most that much later).
+nobody has waited for 5 ms (what arrives in between is delivered at most that much later), and
+sleeps through a program's blocking calls once one wait has lasted that long, until a request
+is submitted that nobody waits for (see ``_await`` and ``_kick_pump``).
 Completion callbacks run on whichever thread read the completion; a callback may itself wait
 (the reading goes on in it), so nothing waits for itself.
 """
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 SPEC_PREFIX = "parportd:"
 CONNECT_TIMEOUT_S = 10.0  # for the handshake
 PUMP_GRACE_S = 0.005  # the pump reads again once no thread has waited for this long
+PUMP_PARK_S = 1.0  # the longest the pump sleeps while the program only makes blocking calls
 READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
 
 
@@ -206,6 +209,7 @@ class RemoteCallbacks:
         with self._lock:
             self._tokens[id(target)] = value
         self.file.bus._local[value] = target
+        self.file.bus._kick_pump()  # the daemon may call it while no thread waits
         return value
 
     def clear(self) -> None:
@@ -327,38 +331,58 @@ class RemoteHandle(Closing):
         file = self.file
         return file.bus._submit(file, major, code, data, output_length)
 
+    def _read(self, length: int) -> nt.Irp:
+        if type(length) is not int:
+            raise TypeError(f"a read length must be an int, not {type(length).__name__}")
+        return self._submit(nt.IRP_MJ_READ, 0, b"", length)
+
+    def _write(self, data: bytes) -> nt.Irp:
+        return self._submit(nt.IRP_MJ_WRITE, 0, data, 0)
+
+    def _query(self, info_class: int, length: int) -> nt.Irp:
+        return self._submit(
+            nt.IRP_MJ_QUERY_INFORMATION, 0, info_class.to_bytes(4, "little"), length
+        )
+
+    def _set(self, info_class: int, data: bytes) -> nt.Irp:
+        return self._submit(
+            nt.IRP_MJ_SET_INFORMATION, 0, info_class.to_bytes(4, "little") + data, 0
+        )
+
+    def _unwaited(self, irp: nt.Irp) -> nt.Irp:
+        """A request handed to the caller, who may never wait for it: its completion must be
+        read even if no thread waits (the pump, asleep through a long wait, is woken)."""
+        self.file.bus._kick_pump()
+        return irp
+
     def submit_internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0
     ) -> nt.Irp:
         """Send an IRP_MJ_INTERNAL_DEVICE_CONTROL request; returns at once."""
-        return self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length)
+        return self._unwaited(
+            self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length)
+        )
 
     def submit_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0
     ) -> nt.Irp:
         """Send an IRP_MJ_DEVICE_CONTROL request; returns at once."""
-        return self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length)
+        return self._unwaited(self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length))
 
     def submit_read(self, length: int) -> nt.Irp:
-        if type(length) is not int:
-            raise TypeError(f"a read length must be an int, not {type(length).__name__}")
-        return self._submit(nt.IRP_MJ_READ, 0, b"", length)
+        return self._unwaited(self._read(length))
 
     def submit_write(self, data: bytes) -> nt.Irp:
-        return self._submit(nt.IRP_MJ_WRITE, 0, data, 0)
+        return self._unwaited(self._write(data))
 
     def submit_query_information(self, info_class: int, length: int) -> nt.Irp:
         """IRP_MJ_QUERY_INFORMATION for ``info_class`` (input: the class as a 4-byte ULONG)."""
-        return self._submit(
-            nt.IRP_MJ_QUERY_INFORMATION, 0, info_class.to_bytes(4, "little"), length
-        )
+        return self._unwaited(self._query(info_class, length))
 
     def submit_set_information(self, info_class: int, data: bytes = b"") -> nt.Irp:
-        return self._submit(
-            nt.IRP_MJ_SET_INFORMATION, 0, info_class.to_bytes(4, "little") + data, 0
-        )
+        return self._unwaited(self._set(info_class, data))
 
-    # --- blocking -------------------------------------------------------------------------------
+    # --- blocking (the thread that waits reads its own completion) ------------------------------
     @staticmethod
     def _finish(irp: nt.Irp, timeout: float | None) -> nt.IoStatus:
         result = irp.wait(timeout)
@@ -383,16 +407,16 @@ class RemoteHandle(Closing):
         )
 
     def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
-        return self._finish(self.submit_read(length), timeout)
+        return self._finish(self._read(length), timeout)
 
     def write(self, data: bytes, timeout: float | None = None) -> nt.IoStatus:
-        return self._finish(self.submit_write(data), timeout)
+        return self._finish(self._write(data), timeout)
 
     def query_information(self, info_class: int, length: int) -> nt.IoStatus:
-        return self._finish(self.submit_query_information(info_class, length), None)
+        return self._finish(self._query(info_class, length), None)
 
     def set_information(self, info_class: int, data: bytes = b"") -> nt.IoStatus:
-        return self._finish(self.submit_set_information(info_class, data), None)
+        return self._finish(self._set(info_class, data), None)
 
     # --- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -596,6 +620,15 @@ class DaemonBus(Closing):
             self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
         return irp
 
+    def _kick_pump(self) -> None:
+        """Something may arrive that no thread will wait for (a request submitted without a
+        wait, a callable the daemon may call): wake the pump if it sleeps through a long wait
+        that has ended."""
+        if self._pump_parked:
+            with self._state_lock:
+                if self._pump_parked and not self._waiters:
+                    self._state.notify_all()
+
     def _cancel_routine(self, irp: nt.Irp) -> None:
         assert isinstance(irp, RemoteIrp)
         if self._lost is None:
@@ -640,7 +673,9 @@ class DaemonBus(Closing):
     # back — dispatching whatever arrives; other waiting threads sleep on ``_state`` until their
     # result is in or the reader leaves. The pump thread reads only once no thread has waited for
     # PUMP_GRACE_S, so that a client making request after request never has two threads woken
-    # by one reply; while one wait lasts longer than that, the pump sleeps until it ends.
+    # by one reply. Once one wait lasts longer than that, the pump sleeps — through that wait
+    # and the blocking calls after it — until a wait ends with requests or callables outstanding
+    # that nobody waits for, or such a request is submitted (_kick_pump), or PUMP_PARK_S pass.
     def _await(self, waitable: _Slot | RemoteIrp, timeout: float | None) -> None:
         """Return once ``waitable`` has its result (or ``timeout`` passed, or the connection is
         lost), reading the socket in this thread when nobody else does."""
@@ -694,8 +729,8 @@ class DaemonBus(Closing):
                 self._waiters -= 1
                 self._left += 1
                 self._last_wait = time.monotonic()  # the pump looks at it on its own time
-                if self._pump_parked and not self._waiters:
-                    state.notify_all()  # a long wait is over: the pump's grace period begins
+                if self._pump_parked and not self._waiters and (self._irps or self._local):
+                    state.notify_all()  # requests nobody waits for: the pump reads again
 
     def _read_one(self, deadline: float | None) -> bool:
         """Read and dispatch one frame (this thread is the reader); False if ``deadline``
@@ -745,15 +780,17 @@ class DaemonBus(Closing):
                         idle = time.monotonic() - self._last_wait
                         if not self._waiters and idle >= PUMP_GRACE_S:
                             break
-                        if self._waiters and self._left == seen:
+                        if self._pump_parked or (self._waiters and self._left == seen):
                             # One wait has lasted a whole grace period (a request queued behind
-                            # other clients): sleep until the last waiting thread leaves, rather
-                            # than waking every PUMP_GRACE_S while it waits.
+                            # other clients): sleep until something may arrive that no thread
+                            # waits for (_kick_pump), rather than waking every PUMP_GRACE_S
+                            # while the program makes request after request; every PUMP_PARK_S
+                            # at most, to see a daemon that went away.
                             self._pump_parked = True
-                            try:
-                                state.wait()
-                            finally:
+                            notified = state.wait(PUMP_PARK_S)
+                            if notified or not self._waiters:
                                 self._pump_parked = False
+                            seen = self._left
                             continue
                         seen = self._left
                         state.wait(PUMP_GRACE_S if self._waiters else PUMP_GRACE_S - idle)
