@@ -1,7 +1,8 @@
 """parportd: requests from other processes, each beside its floor measured in the same run.
 
 * LOCK_PORT + UNLOCK_PORT round trips from a client process, against two Unix-socket
-  ping-pongs between two Python processes (goal ≤ 1.3×), with the same pair in-process;
+  ping-pongs between two Python processes (goal ≤ 1.3×), with the same pair in-process, and for
+  scale a bare msgpack frame and its answer between two Python processes;
 * the ALLOCATE handoff between two client processes (A's FREE sent → B's ALLOCATE returns),
   against one ping-pong (goal ≤ 1.5×);
 * a SIGKILLed lock holder's port granted to the next process (goal < 100 ms);
@@ -27,6 +28,7 @@ from pathlib import Path
 import parport
 from parport import nt
 from parport.driver import open_bus
+from parport.service import protocol
 
 from .common import table
 
@@ -121,6 +123,41 @@ def ping_pong_us(count: int = PINGS) -> float:
         for _ in range(count):
             parent.sendall(message)
             parent.recv(64)
+        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    parent.close()
+    os.waitpid(pid, 0)
+    return best
+
+
+def msgpack_echo_us(count: int = PINGS) -> float:
+    """One round trip of a SUBMIT-shaped frame and a COMPLETE-shaped answer between two Python
+    processes that do nothing else (no driver, no checks, no threads): what any request and
+    answer through a socket in CPython costs here, for scale."""
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        reader, framer = protocol.FrameReader(child), protocol.Framer()
+        while True:
+            payload = reader.read()
+            if payload is None:
+                os._exit(0)
+            message = protocol.decode(payload)
+            child.sendall(framer.frame([protocol.MSG_COMPLETE, message[1], 0, 0, b""]))
+    child.close()
+    reader, framer = protocol.FrameReader(parent), protocol.Framer()
+
+    def round_trip(seq: int) -> None:
+        parent.sendall(framer.frame([protocol.OP_SUBMIT, seq, 1, 0x0F, LOCK, b"", 0]))
+        protocol.decode(reader.read() or b"")
+
+    for seq in range(500):
+        round_trip(seq)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for seq in range(count):
+            round_trip(seq)
         best = min(best, (time.perf_counter() - start) / count * 1e6)
     parent.close()
     os.waitpid(pid, 0)
@@ -259,6 +296,7 @@ def pairs_per_second(path: str, clients: int, pairs: int) -> float:
 
 def main() -> str:
     floor = ping_pong_us()
+    echo = msgpack_echo_us()
     with _daemon() as path:
         pairs = lock_unlock(path)
         handoff = handoff_us(path)
@@ -276,6 +314,16 @@ def main() -> str:
         )
         for name, remote, here in pairs
     ]
+    rows.append(
+        (
+            "for scale: a msgpack frame and its answer between two bare Python processes",
+            f"{echo:.1f} µs",
+            f"1 ping-pong: {floor:.1f} µs",
+            f"{echo / floor:.2f}",
+            "info",
+            "no driver, no checks",
+        )
+    )
     rows.append(
         (
             "ALLOCATE handoff between two client processes (median)",
