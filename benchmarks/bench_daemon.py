@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,6 +100,19 @@ def _line(child: subprocess.Popen[str]) -> str:
     return line.strip()
 
 
+def _best_us(step: Callable[[int], object], count: int, warm_up: int = 500) -> float:
+    """µs per ``step(i)``: the best of three runs of ``count`` steps, after ``warm_up``."""
+    for i in range(warm_up):
+        step(i)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(count):
+            step(i)
+        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    return best
+
+
 # --- the floors ----------------------------------------------------------------------------------
 def ping_pong_us(count: int = PINGS) -> float:
     """One round trip of a small message between two Python processes over a Unix socket."""
@@ -114,16 +127,12 @@ def ping_pong_us(count: int = PINGS) -> float:
             child.sendall(data)
     child.close()
     message = b"x" * 24
-    for _ in range(500):
+
+    def round_trip(_: int) -> None:
         parent.sendall(message)
         parent.recv(64)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(count):
-            parent.sendall(message)
-            parent.recv(64)
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
+
+    best = _best_us(round_trip, count)
     parent.close()
     os.waitpid(pid, 0)
     return best
@@ -151,14 +160,7 @@ def msgpack_echo_us(count: int = PINGS) -> float:
         parent.sendall(framer.frame([protocol.OP_SUBMIT, seq, 1, 0x0F, LOCK, b"", 0]))
         protocol.decode(reader.read() or b"")
 
-    for seq in range(500):
-        round_trip(seq)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for seq in range(count):
-            round_trip(seq)
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    best = _best_us(round_trip, count)
     parent.close()
     os.waitpid(pid, 0)
     return best
@@ -167,17 +169,12 @@ def msgpack_echo_us(count: int = PINGS) -> float:
 # --- the measurements ----------------------------------------------------------------------------
 def _pairs_us(handle: object, count: int = PAIRS) -> float:
     control = handle.internal_device_control  # type: ignore[attr-defined]
-    for _ in range(200):
+
+    def pair(_: int) -> None:
         control(LOCK)
         control(UNLOCK)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(count):
-            control(LOCK)
-            control(UNLOCK)
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
-    return best
+
+    return _best_us(pair, count, warm_up=200)
 
 
 def lock_unlock(path: str) -> list[tuple[str, float, float]]:
