@@ -807,9 +807,9 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
 ) -> None:
     """Two threads of one port handle FREE the same hold. The first to claim it frees it and
     grants the handle's own queued SELECT (a new hold, which selects); the other, which set out
-    to end the same hold, ends nothing: STATUS_INVALID_DEVICE_STATE at once, and the handle keeps
-    the port and its selection (it used to free the new hold without deselecting, leaving
-    daisy 0 selected on a free port)."""
+    to end the same hold, ends nothing: it waits until the first is over, then answers
+    STATUS_INVALID_DEVICE_STATE, and the handle keeps the port and its selection (it used to
+    free the new hold without deselecting, leaving daisy 0 selected on a free port)."""
     d0, _ = _daisies(lpt)
     other, h, queued_select = _holding_with_own_select_queued(lpt)
     arbiter = lpt.fdo.arbiter
@@ -823,15 +823,26 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
         return real_free(owner, hold)
 
     monkeypatch.setattr(arbiter, "free", held_free)
-    answers: list[int] = []
-    first = threading.Thread(target=lambda: answers.append(status(free(h))), name="first FREE")
+    claims = _Claims("second FREE")
+    lpt.fdo._releasing = claims
+    answers: dict[str, tuple[int, bool]] = {}
+
+    def freeing() -> None:
+        answer = status(free(h))
+        answers[threading.current_thread().name] = (answer, go.is_set())
+
+    first = threading.Thread(target=freeing, name="first FREE")
     first.start()
     assert at_free.wait(WAIT)  # it has looked at the wire (nothing selected) and is freeing
-    assert status(free(h)) == nt.STATUS_INVALID_DEVICE_STATE  # the second: the hold is taken
+    second = threading.Thread(target=freeing, name="second FREE")
+    second.start()
+    assert claims.claimed["second FREE"].wait(WAIT)  # the second found the hold claimed
     assert not queued_select.done and lpt.fdo.owner is h.file
     go.set()
     first.join(WAIT)
-    assert answers == [nt.STATUS_SUCCESS]
+    second.join(WAIT)
+    assert answers["first FREE"] == (nt.STATUS_SUCCESS, True)
+    assert answers["second FREE"] == (nt.STATUS_INVALID_DEVICE_STATE, True)  # after the first
     assert status(queued_select) == nt.STATUS_SUCCESS and d0.selected
     assert lpt.fdo.owner is h.file
     assert lpt.check() == []
@@ -868,9 +879,10 @@ def test_a_release_of_a_hold_another_release_is_ending_neither_tells_nor_frees(
     lpt: ParallelBus,
 ) -> None:
     """Two threads of one owner release its hold at once. The second, arriving while the first
-    is telling the owner it lost the port, ends nothing and tells nothing
-    (STATUS_INVALID_DEVICE_STATE); the first then frees and grants the owner's own waiting
-    request, a new hold whose lock flag stays set (a second telling used to land on it)."""
+    is telling the owner it lost the port, ends nothing and tells nothing: it waits until the
+    first is over (the hold it saw is over when it returns), then answers
+    STATUS_INVALID_DEVICE_STATE. The first frees and grants the owner's own waiting request, a
+    new hold whose lock flag stays set (a second telling used to land on it)."""
     owner = _Locking()
     assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
     owner.locked = True
@@ -881,35 +893,55 @@ def test_a_release_of_a_hold_another_release_is_ending_neither_tells_nor_frees(
         waiting.complete(nt.STATUS_SUCCESS)
 
     assert not lpt.fdo.arbiter.allocate(waiting, owner, granted)
-    answers: list[int] = []
-    first = threading.Thread(target=lambda: answers.append(lpt.fdo.release(owner)))
+    claims = _Claims("second release")
+    lpt.fdo._releasing = claims
+    answers: dict[str, tuple[int, bool]] = {}
+
+    def releasing() -> None:
+        answer = lpt.fdo.release(owner)
+        answers[threading.current_thread().name] = (answer, waiting.done)
+
+    first = threading.Thread(target=releasing, name="first release")
     first.start()
     assert owner.telling.wait(WAIT)
-    assert lpt.fdo.release(owner) == nt.STATUS_INVALID_DEVICE_STATE
+    second = threading.Thread(target=releasing, name="second release")
+    second.start()
+    assert claims.claimed["second release"].wait(WAIT)
     assert owner.told == 1 and lpt.fdo.owner is owner and not waiting.done
     owner.go.set()
     first.join(WAIT)
-    assert answers == [nt.STATUS_SUCCESS]
+    second.join(WAIT)
+    assert answers["first release"] == (nt.STATUS_SUCCESS, True)
+    assert answers["second release"] == (nt.STATUS_INVALID_DEVICE_STATE, True)
     assert waiting.done and lpt.fdo.owner is owner and owner.locked
     assert owner.told == 1
     assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is None and not owner.locked and owner.told == 2
 
 
-class _PausedClaims(dict):  # type: ignore[type-arg]
-    """The seam's claims, pausing the named thread as it claims a hold."""
+class _Claims(dict):  # type: ignore[type-arg]
+    """The seam's claims, telling when each named thread claims a hold (``claimed[name]``: its
+    claim is made, or it found the hold claimed); with ``pause``, the thread waits for ``go``
+    before it claims."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, *names: str, pause: bool = False) -> None:
         super().__init__()
-        self.name = name
-        self.claiming = threading.Event()
+        self.claimed = {name: threading.Event() for name in names}
+        self.pause = pause
         self.go = threading.Event()
 
     def setdefault(self, key: object, default: object = None) -> object:
-        if threading.current_thread().name == self.name:
-            self.claiming.set()
+        told = self.claimed.get(threading.current_thread().name)
+        if told is None:
+            return super().setdefault(key, default)
+        if self.pause:
+            told.set()
             assert self.go.wait(WAIT)
-        return super().setdefault(key, default)
+            return super().setdefault(key, default)
+        try:
+            return super().setdefault(key, default)
+        finally:
+            told.set()
 
 
 def test_a_release_claiming_a_hold_that_ended_meanwhile_does_nothing(
@@ -922,14 +954,14 @@ def test_a_release_claiming_a_hold_that_ended_meanwhile_does_nothing(
     owner.told = 1  # no telling blocks
     assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
     owner.locked = True
-    claims = _PausedClaims("late release")
+    claims = _Claims("late release", pause=True)
     lpt.fdo._releasing = claims
     answers: list[int] = []
     late = threading.Thread(
         target=lambda: answers.append(lpt.fdo.release(owner)), name="late release"
     )
     late.start()
-    assert claims.claiming.wait(WAIT)  # it has read the hold's number
+    assert claims.claimed["late release"].wait(WAIT)  # it has read the hold's number
     assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is None and not owner.locked and owner.told == 2
     assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS  # a new hold
@@ -940,3 +972,45 @@ def test_a_release_claiming_a_hold_that_ended_meanwhile_does_nothing(
     assert lpt.fdo.owner is owner and owner.locked and owner.told == 2
     assert lpt.fdo.release(owner) == nt.STATUS_SUCCESS
     assert lpt.fdo.owner is None and owner.told == 3
+
+
+def test_a_close_racing_its_handles_freeport_returns_once_the_port_is_free(
+    lpt: ParallelBus,
+) -> None:
+    """A port handle's FreePort callback runs in one thread (it is not under the handle's
+    rundown) and the handle is closed in another while the callback's release deselects: the
+    close's own release of that hold ends nothing, and the close returns only once the port is
+    free and nothing is selected (it used to return with the port still the closed handle's)."""
+    d0, _ = _daisies(lpt)
+    h = lpt.create_file(PORT)
+    info = nt.PARALLEL_PORT_INFORMATION.unpack(
+        h.internal_device_control(
+            nt.IOCTL_INTERNAL_GET_PARALLEL_PORT_INFO,
+            output_length=nt.PARALLEL_PORT_INFORMATION.SIZE,
+        ).output
+    )
+    free_port = h.callbacks.callable(info.FreePort)
+    assert status(h.internal_device_control(SELECT, command(0))) == nt.STATUS_SUCCESS
+    assert d0.selected
+    claims = _Claims("FreePort", "close")
+    lpt.fdo._releasing = claims
+    seen: dict[str, object] = {}
+
+    def close() -> None:
+        h.close()
+        seen["at close"] = (lpt.fdo.owner, d0.selected)
+
+    with lpt.fdo.wire_lock:  # the FreePort's release waits here to deselect
+        freeing = threading.Thread(
+            target=lambda: seen.setdefault("FreePort", free_port(info.Context)), name="FreePort"
+        )
+        freeing.start()
+        assert claims.claimed["FreePort"].wait(WAIT)
+        closing = threading.Thread(target=close, name="close")
+        closing.start()
+        assert claims.claimed["close"].wait(WAIT)
+        assert "at close" not in seen
+    freeing.join(WAIT)
+    closing.join(WAIT)
+    assert seen["at close"] == (None, False)
+    assert lpt.fdo.owner is None and not d0.selected and lpt.check() == []

@@ -35,6 +35,9 @@ from ..hw.clock import VirtualClock
 from ..ieee1284 import Session, dot3
 from .arbiter import PortArbiter, Waiter
 
+_allocate_lock = threading.Lock
+_get_ident = threading.get_ident
+
 __all__ = ["PortOwner", "PortSeam", "Selection", "as_command"]
 
 log = logging.getLogger(__name__)
@@ -81,11 +84,12 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        # The releases under way: (owner, number of the hold it ends) → the release's claim.
-        # One release at a time ends a hold: the first to claim it; another release of the same
-        # hold ends nothing. A grant made by a release to the same owner starts a new hold, which
-        # is not ending.
-        self._releasing: dict[tuple[object, int], object] = {}
+        # The releases under way: (owner, number of the hold it ends) → the release's claim
+        # (a lock held until the release is over, and the thread running it). One release at a
+        # time ends a hold: the first to claim it; another release of the same hold ends
+        # nothing, once the first is over. A grant made by a release to the same owner starts a
+        # new hold, which is not ending.
+        self._releasing: dict[tuple[object, int], tuple[threading.Lock, int]] = {}
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -167,10 +171,20 @@ class PortSeam:
         # either recorded its selection before the look below, which then undoes it, or finds
         # the mark when it checks again after selecting, and undoes it itself (see select).
         mark = (owner, hold)
-        claim = object()
+        over = _allocate_lock()
+        over.acquire()
+        claim = (over, _get_ident())
         releasing = self._releasing
-        if releasing.setdefault(mark, claim) is not claim:
-            return _NOT_OWNER  # another release is ending this hold
+        first = releasing.setdefault(mark, claim)
+        if first is not claim:
+            # Another release is ending this hold: it is not this one's to end, but when this
+            # returns the hold is over (a close that returns leaves nothing held). Not when the
+            # other release is this thread's own (a release within a release): it waits for
+            # nothing this thread would do.
+            if first[1] != claim[1]:
+                first[0].acquire()
+                first[0].release()
+            return _NOT_OWNER
         try:
             # Claimed, the hold can end only here: if it is over now (a release ended it between
             # the look at the owner and the claim, and the owner may have the port again), it
@@ -189,6 +203,7 @@ class PortSeam:
                 return _NOT_OWNER
         finally:
             del releasing[mark]
+            over.release()
         return status
 
     def _ending(self, owner: object) -> bool:
