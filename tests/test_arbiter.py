@@ -533,3 +533,26 @@ def test_a_request_that_finds_the_port_freed_meanwhile_is_granted_at_once() -> N
     assert arbiter.allocate(irp, a) is True  # granted: the caller completes the request
     assert arbiter.owner is a and arbiter.waiters() == []
     assert arbiter.free(a) and arbiter.owner is None
+
+
+def test_a_waiter_whose_owner_is_closing_is_not_granted_and_the_port_goes_on() -> None:
+    """A request still waiting when its handle's close begins (taken off the queue by a grant
+    before the close's cleanup could cancel it) is not granted to the closing handle: it
+    completes with STATUS_CANCELLED, runs no grant action, and the port goes to the next waiter
+    (it used to stay with the closed handle for good)."""
+
+    class Closing(Owner):
+        closing = False
+
+    arbiter = PortArbiter("LPT1")
+    first, closing, last = Owner("first"), Closing("closing"), Owner("last")
+    assert arbiter.try_allocate(first)
+    ran: list[str] = []
+    doomed, after = _irp(), _irp()
+    assert not arbiter.allocate(doomed, closing, lambda waiter: ran.append("closing"))
+    assert not arbiter.allocate(after, last)
+    closing.closing = True  # its close has begun
+    assert arbiter.free(first)
+    assert doomed.status == nt.STATUS_CANCELLED and ran == []
+    assert after.status == nt.STATUS_SUCCESS and arbiter.owner is last
+    assert arbiter.free(last) and arbiter.owner is None

@@ -1014,3 +1014,47 @@ def test_a_close_racing_its_handles_freeport_returns_once_the_port_is_free(
     closing.join(WAIT)
     assert seen["at close"] == (None, False)
     assert lpt.fdo.owner is None and not d0.selected and lpt.check() == []
+
+
+@pytest.mark.parametrize(
+    "code", [LOCK, nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT], ids=["LOCK_PORT", "NO_SELECT"]
+)
+def test_a_lock_overtaken_by_a_release_of_its_devices_hold_leaves_nothing_locked(
+    lpt: ParallelBus, code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end-of-chain device holds the port through its ParallelTryselect; a LOCK_PORT on its
+    handle finds the port the device's, and before it marks the lock the same handle's
+    ParallelDeSelect, from another thread, releases the hold. The LOCK answers
+    STATUS_UNSUCCESSFUL and leaves the device unlocked on the free port (it used to answer
+    success with the device locked while it held nothing)."""
+    h = lpt.create_file("LPT1.4")
+    device = lpt.lookup("LPT1.4")
+    assert isinstance(device, ParallelDevice)
+    info = nt.PARCLASS_INFORMATION.unpack(
+        h.internal_device_control(
+            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, output_length=nt.PARCLASS_INFORMATION.SIZE
+        ).output
+    )
+    try_select = h.callbacks.callable(info.ParallelTryselect)
+    deselect = h.callbacks.callable(info.ParallelDeSelect)
+    command_bytes = device.command().pack()
+    assert try_select(0, command_bytes) == nt.STATUS_SUCCESS and lpt.fdo.owner is device
+    execute = device._execute
+    answers: list[int] = []
+
+    def deselect_first(irp: nt.Irp) -> None:
+        other = threading.Thread(target=lambda: answers.append(deselect(0, command_bytes)))
+        other.start()
+        other.join(WAIT)
+        execute(irp)
+
+    monkeypatch.setattr(device, "_execute", deselect_first)
+    assert status(h.internal_device_control(code)) == nt.STATUS_UNSUCCESSFUL
+    monkeypatch.undo()
+    assert answers == [nt.STATUS_SUCCESS]
+    assert not device.locked and lpt.fdo.owner is None and lpt.check() == []
+    assert status(h.internal_device_control(code)) == nt.STATUS_SUCCESS  # a lock as usual
+    assert device.locked and lpt.fdo.owner is device
+    assert status(h.internal_device_control(UNLOCK)) == nt.STATUS_SUCCESS
+    assert not device.locked and lpt.fdo.owner is None
+    h.close()

@@ -322,6 +322,14 @@ class PortArbiter:
             local.pending = None
 
     def _grant(self, waiter: Waiter) -> None:
+        if getattr(waiter.owner, "closing", False):
+            # A handle whose close began while this waited, taken off the queue by this grant
+            # before its cleanup's cancel could reach it (and maybe after the cleanup looked
+            # for a hold of its own): nothing is granted to it, and the port goes on.
+            if not waiter.irp.done:
+                waiter.irp.complete(nt.STATUS_CANCELLED)
+            self.free(waiter.owner)
+            return
         action = waiter.on_grant
         if action is None:
             waiter.irp.complete(nt.STATUS_SUCCESS)

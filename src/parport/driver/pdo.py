@@ -755,12 +755,22 @@ class ParallelDevice(DeviceObject, PortOwner):
             if status != nt.STATUS_SUCCESS:
                 irp.complete(nt.STATUS_UNSUCCESSFUL)  # step 3 gives the port back
                 return
-        self.locked = True
-        irp.complete(nt.STATUS_SUCCESS)
+        irp.complete(nt.STATUS_SUCCESS if self._lock_hold() else nt.STATUS_UNSUCCESSFUL)
 
     def _lock_no_select(self, irp: nt.Irp) -> None:
+        irp.complete(nt.STATUS_SUCCESS if self._lock_hold() else nt.STATUS_UNSUCCESSFUL)
+
+    def _lock_hold(self) -> bool:
+        """Mark the device's hold locked; False, with the flag cleared again, when that hold is
+        ending or over — a release from another thread (the handle's ParallelDeSelect or
+        FreePort) took the port after this request found it the device's. The flag is set
+        first and the release looked for after, the mark before the owner: a release that
+        began before the look is seen, one that begins after clears the flag itself."""
         self.locked = True
-        irp.complete(nt.STATUS_SUCCESS)
+        if not self.port._ending(self) and self.owns_port:
+            return True
+        self.locked = False
+        return False
 
     def _unlock(self, irp: nt.Irp) -> None:
         if not self.locked:
