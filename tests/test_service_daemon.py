@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from parport.service import client as client_module
 from service_helpers import DaemonProcess, _env, config_text, daemon
 
 START_WITHIN_S = 1.0
+PORT = "\\Device\\ParallelPort0"
 
 
 def test_starts_in_under_a_second_and_serves(tmp_path: Path) -> None:
@@ -342,3 +344,134 @@ def test_a_sleeping_pump_still_sees_the_daemon_go(
         until(lambda: bus.closed, "the client told that the daemon left")
         holder.close()
         bus.close()
+
+
+@contextlib.contextmanager
+def _goodbye_on_submit(path: str) -> Iterator[None]:
+    """A stand-in daemon at ``path``: it opens handles, and answers the first SUBMIT with a
+    goodbye and hangs up without running it (as parportd does to requests still unread in a
+    connection when it shuts down)."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(4)
+    framer = protocol.Framer()
+
+    def serve(conn: socket.socket) -> None:
+        protocol.read_exact(conn, protocol.HANDSHAKE.size, at_boundary=False)
+        conn.sendall(protocol.handshake_reply(protocol.HELLO_OK))
+        conn.sendall(framer.frame([protocol.MSG_HELLO, {"ports": [], "peer": {"trusted": True}}]))
+        while True:
+            payload = protocol.read_frame(conn)
+            if payload is None:
+                return
+            op, seq, *args = protocol.decode(payload)
+            if op == protocol.OP_SUBMIT:
+                goodbye = [protocol.MSG_GOODBYE, nt.STATUS_DELETE_PENDING, "going away"]
+                conn.sendall(framer.frame(goodbye))
+                conn.shutdown(socket.SHUT_RDWR)
+                return
+            conn.sendall(framer.frame([protocol.MSG_REPLY, seq, 0, [1, args[0]] if args else None]))
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield
+    finally:
+        listener.close()
+
+
+def test_a_goodbye_fails_what_waits_for_the_daemon(tmp_path: Path) -> None:
+    """Requests the daemon will never answer (it said goodbye with them still unread) complete
+    with STATUS_DEVICE_REMOVED, their callbacks run, and the calls after say the daemon is
+    gone (a blocking call raised a bare AssertionError, a submitted request never completed)."""
+    path = str(tmp_path / "standin.sock")
+    with _goodbye_on_submit(path):
+        bus = parport.connect(path)
+        h = bus.create_file("LPT1.0")
+        result = h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+        assert result.status == nt.STATUS_DEVICE_REMOVED
+        assert bus.closed
+        with pytest.raises(parport.DeviceRemovedError, match="going away"):
+            h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+        bus.close()
+        other = parport.connect(path)
+        h = other.create_file("LPT1.0")
+        ran: list[nt.Irp] = []
+        irp = h.submit_internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT)
+        irp.add_done_callback(ran.append)
+        result = irp.wait(30)
+        assert result is not None and result.status == nt.STATUS_DEVICE_REMOVED
+        assert ran == [irp]
+        other.driver._pump.join(30)
+        assert not other.driver._pump.is_alive()
+        other.close()
+
+
+def test_a_bus_closed_by_a_callback_of_the_reading_thread_ends_its_pump(tmp_path: Path) -> None:
+    """The thread waiting for a request reads its completion and runs its callback, which
+    closes the bus: when that thread stops reading, the pump ends too, and the connection's
+    socket with it (the pump waited for ever, a thread and three descriptors per bus)."""
+    with daemon(tmp_path) as served:
+        holder, bus = parport.connect(served.socket), parport.connect(served.socket)
+        held = holder.create_file(PORT)
+        port = bus.create_file(PORT)
+        allocate = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
+        free = nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+        assert held.internal_device_control(allocate).status == nt.STATUS_SUCCESS
+        pump = bus.driver._pump
+        state = bus.driver._state
+        wait = state.wait
+        pump_waits_to_end = threading.Event()
+
+        def watched_wait(timeout: float | None = None) -> bool:
+            if threading.current_thread() is pump and timeout is None and bus.driver._lost:
+                pump_waits_to_end.set()  # in its last step: until nobody reads
+            return wait(timeout)
+
+        state.wait = watched_wait  # type: ignore[method-assign]
+
+        def close_in_callback(_: nt.Irp) -> None:
+            bus.close()
+            assert pump_waits_to_end.wait(30)  # this thread still reads
+
+        queued = port.submit_internal_device_control(allocate)
+        queued.add_done_callback(close_in_callback)
+        me = threading.get_ident()
+
+        def free_once_the_main_thread_reads() -> None:
+            until(lambda: bus.driver._reading == me, "the main thread reading")
+            assert held.internal_device_control(free).status == nt.STATUS_SUCCESS
+
+        other = threading.Thread(target=free_once_the_main_thread_reads)
+        other.start()
+        result = queued.wait(30)
+        other.join(30)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        assert bus.closed
+        pump.join(30)
+        assert not pump.is_alive()
+        assert bus.driver._sock.fileno() == -1
+        holder.close()
+
+
+def test_a_refusal_quoting_a_huge_argument_still_answers(tmp_path: Path) -> None:
+    """create_file with a 1.5 MB name: the refusal quotes at most the first characters (its
+    whole repr would exceed the frame limit, and the client waited for ever for an answer
+    that was never sent); the connection goes on."""
+    with daemon(tmp_path) as served:
+        bus = parport.connect(served.socket)
+        with pytest.raises(parport.NtStatusError) as refused:
+            bus.create_file("\x01" * 1_500_000)
+        assert refused.value.status == nt.STATUS_NO_SUCH_DEVICE
+        assert len(str(refused.value)) < 2000
+        with pytest.raises(UnicodeEncodeError):
+            bus.create_file("\udc80")  # msgpack cannot carry it: nothing is left waiting
+        assert bus.driver._replies == {}
+        assert "LPT1.0" in bus.names()
+        bus.close()
+    assert "Traceback" not in served.text()

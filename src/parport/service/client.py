@@ -112,7 +112,10 @@ class RemoteIrp(nt.Irp):
 
     def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
         if self._result is None:
-            self.bus._await(self, timeout)
+            bus = self.bus
+            bus._await(self, timeout)
+            if self._result is None and bus._lost is not None:
+                bus._fail_lost(self)
         return self._result
 
 
@@ -613,7 +616,12 @@ class DaemonBus(Closing):
         with self._lock:
             self._irps[seq] = irp
         irp.arm_cancel(self._cancel_routine)
-        self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
+        try:
+            self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
+        except BaseException:
+            with self._lock:
+                self._irps.pop(seq, None)
+            raise
         if self._lost is not None and not irp.done:  # lost while it was being registered
             with self._lock:
                 self._irps.pop(seq, None)
@@ -649,7 +657,12 @@ class DaemonBus(Closing):
         slot = _Slot()
         with self._lock:
             self._replies[seq] = slot
-        self._send([op, seq, *args])
+        try:
+            self._send([op, seq, *args])
+        except BaseException:  # an argument msgpack cannot carry, or the connection is gone
+            with self._lock:
+                self._replies.pop(seq, None)
+            raise
         self._await(slot, None)
         if slot._result is None:
             with self._lock:
@@ -724,8 +737,8 @@ class DaemonBus(Closing):
             with lock:
                 if reads:
                     self._reading = None
-                    if self._blocked:
-                        state.notify_all()
+                    if self._blocked or self._lost is not None:
+                        state.notify_all()  # waiting threads, or a pump waiting to end
                 self._waiters -= 1
                 self._left += 1
                 self._last_wait = time.monotonic()  # the pump looks at it on its own time
@@ -863,7 +876,7 @@ class DaemonBus(Closing):
             self._notify(message)
         elif kind == p.MSG_GOODBYE:
             log.warning("parportd: %s", message[2])
-            self._lost = str(message[2])
+            self._connection_lost(str(message[2]))  # nothing more comes: fail what waits
         else:
             log.warning("parportd sent an unknown message %r", kind)
 
@@ -886,6 +899,14 @@ class DaemonBus(Closing):
                 target(*args)
         except Exception:
             log.exception("a callable the daemon called (%r) raised", target)
+
+    def _fail_lost(self, irp: RemoteIrp) -> None:
+        """A request the lost connection will never answer: STATUS_DEVICE_REMOVED (unless it
+        completed meanwhile)."""
+        with self._lock:
+            self._irps.pop(irp.seq, None)
+        with contextlib.suppress(nt.IrpAlreadyCompletedError):
+            irp.complete(nt.STATUS_DEVICE_REMOVED)
 
     def _connection_lost(self, reason: str) -> None:
         """Nothing more comes from the daemon: fail what waits, close the socket."""

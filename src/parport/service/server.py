@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLIENT_ROUTINES = 64  # client callables (OP_TOKEN) per connection
 MAX_RESCAN_WAIT_S = 60.0
+MAX_MESSAGE = 1000  # characters of a refusal's message
 SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for a client to read what is left
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
@@ -67,6 +68,8 @@ class _RefusedError(Exception):
     """A request answered with a failure status (and a message for the client)."""
 
     def __init__(self, status: int, message: str) -> None:
+        if len(message) > MAX_MESSAGE:  # it may quote what the client sent, of any length
+            message = message[: MAX_MESSAGE - 1] + "…"
         super().__init__(message)
         self.status = status
         self.message = message
@@ -196,9 +199,15 @@ class Connection:
                 return
             try:
                 data = self._framer.frame(message)
-            except ValueError:
-                log.exception("%r: a message too large to send", self)
-                return
+            except ValueError as exc:
+                # An answer over the frame limit: the client is told so instead (a request
+                # left without its answer would wait for ever).
+                log.error("%r: %s; sending an error instead", self, exc)
+                if type(message) is not list or message[0] not in (p.MSG_REPLY, p.MSG_COMPLETE):
+                    return
+                data = self._framer.frame(
+                    [p.MSG_ERROR, message[1], nt.STATUS_INVALID_PARAMETER, f"parportd: {exc}"]
+                )
             if not self._out and not self._writing:
                 try:
                     sent = self.sock.send(data, socket.MSG_DONTWAIT)
