@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from driver_helpers import DESELECT, PORT, SELECT, allocate, bus, command, emu, free, status
+from driver_helpers import (
+    DESELECT,
+    PORT,
+    SELECT,
+    allocate,
+    bus,
+    command,
+    emu,
+    free,
+    status,
+    until,
+)
 from parport import nt
 from parport.driver import Handle, ParallelBus, ParallelDevice
 from parport.driver.seam import PortOwner, PortSeam, Selection, as_command
@@ -816,11 +827,13 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
     real_free = arbiter.free
     at_free, go = threading.Event(), threading.Event()
 
-    def held_free(owner: object, hold: int | None = None) -> bool:
+    def held_free(
+        owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+    ) -> bool:
         if threading.current_thread().name == "first FREE":
             at_free.set()
             assert go.wait(WAIT)
-        return real_free(owner, hold)
+        return real_free(owner, hold, freed)
 
     monkeypatch.setattr(arbiter, "free", held_free)
     claims = _Claims("second FREE")
@@ -880,9 +893,9 @@ def test_a_release_of_a_hold_another_release_is_ending_neither_tells_nor_frees(
 ) -> None:
     """Two threads of one owner release its hold at once. The second, arriving while the first
     is telling the owner it lost the port, ends nothing and tells nothing: it waits until the
-    first is over (the hold it saw is over when it returns), then answers
-    STATUS_INVALID_DEVICE_STATE. The first frees and grants the owner's own waiting request, a
-    new hold whose lock flag stays set (a second telling used to land on it)."""
+    hold it saw is over (freed, the next grant made; not for what that grant runs), then
+    answers STATUS_INVALID_DEVICE_STATE. The first frees and grants the owner's own waiting
+    request, a new hold whose lock flag stays set (a second telling used to land on it)."""
     owner = _Locking()
     assert lpt.fdo.try_claim(owner) == nt.STATUS_SUCCESS
     owner.locked = True
@@ -896,10 +909,11 @@ def test_a_release_of_a_hold_another_release_is_ending_neither_tells_nor_frees(
     claims = _Claims("second release")
     lpt.fdo._releasing = claims
     answers: dict[str, tuple[int, bool]] = {}
+    hold = lpt.fdo.arbiter.holds
 
     def releasing() -> None:
         answer = lpt.fdo.release(owner)
-        answers[threading.current_thread().name] = (answer, waiting.done)
+        answers[threading.current_thread().name] = (answer, lpt.fdo.arbiter.holds > hold)
 
     first = threading.Thread(target=releasing, name="first release")
     first.start()
@@ -1058,3 +1072,33 @@ def test_a_lock_overtaken_by_a_release_of_its_devices_hold_leaves_nothing_locked
     assert status(h.internal_device_control(UNLOCK)) == nt.STATUS_SUCCESS
     assert not device.locked and lpt.fdo.owner is None
     h.close()
+
+
+def test_a_callback_closing_the_handle_whose_request_runs_inline_does_not_hang(
+    lpt: ParallelBus,
+) -> None:
+    """An UNLOCK_PORT runs in its caller's thread (the device's worker idle); its release grants
+    another handle's waiting ALLOCATE, whose completion callback — in that same thread — closes
+    the unlocking handle. The close does not wait for the device's worker to finish the turn
+    this thread is taking (it waited for ever): the UNLOCK returns, and the device's cleanup
+    runs when the turn ends."""
+    d0, _ = _daisies(lpt)
+    device_handle, port_handle = lpt.create_file("LPT1.0"), lpt.create_file(PORT)
+    device = lpt.lookup("LPT1.0")
+    assert isinstance(device, ParallelDevice)
+    assert status(device_handle.internal_device_control(LOCK)) == nt.STATUS_SUCCESS
+    waiting = allocate(port_handle)
+    waiting.add_done_callback(lambda irp: device_handle.close())
+    answers: list[int] = []
+    unlocking = threading.Thread(
+        target=lambda: answers.append(status(device_handle.internal_device_control(UNLOCK)))
+    )
+    unlocking.start()
+    unlocking.join(WAIT)
+    assert not unlocking.is_alive(), "the UNLOCK never returned"
+    assert answers == [nt.STATUS_SUCCESS] and status(waiting) == nt.STATUS_SUCCESS
+    assert device_handle.closed and lpt.fdo.owner is port_handle.file and not d0.selected
+    until(lambda: device.work.stopped, "the closed device's worker stopped")
+    assert not device.locked and lpt.check() == []
+    assert status(free(port_handle)) == nt.STATUS_SUCCESS
+    port_handle.close()

@@ -197,11 +197,15 @@ class PortArbiter:
         irp.complete(nt.STATUS_CANCELLED)
 
     # --- giving it back -------------------------------------------------------------------------
-    def free(self, owner: object, hold: int | None = None) -> bool:
+    def free(
+        self, owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+    ) -> bool:
         """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter. The
         port's seam calls this once it has ended what the owner had on the wire, with the
         number of the hold it ended (:meth:`hold_of`): when another release of the same owner
         ended that hold first, and the owner has the port again, this frees nothing (False).
+        ``freed`` runs as soon as the hold is over, before any grant or hook runs (they may run
+        a client's callbacks in this thread).
 
         Ownership is the ``_busy`` lock, held exactly while the port is owned and passed from
         one owner to the next when a waiter is granted, with ``_hold`` — one entry, popped by
@@ -218,6 +222,8 @@ class PortArbiter:
                 return self._not_owner(owner)
             self._owner = None
             self._busy.release()
+            if freed is not None:
+                freed()
             if self._watchers:
                 with self._lock:
                     self._changed.notify_all()
@@ -233,14 +239,16 @@ class PortArbiter:
         with self._lock:
             if self._hold.pop(hold, _NOBODY) is not owner:
                 waiter = None
-                freed = False
+                ended = False
             else:
-                freed = True
+                ended = True
                 waiter = self._next_locked()
                 if waiter is None:
                     self._busy.release()
-        if not freed:
+        if not ended:
             return self._not_owner(owner)
+        if freed is not None:
+            freed()
         if waiter is not None:
             self._handed(waiter)
             return True

@@ -219,7 +219,7 @@ class ParallelDevice(DeviceObject, PortOwner):
         self.work.shutdown(self._release_everything)
 
     def cleanup_waits_for_this_thread(self) -> bool:
-        return self.work.on_worker
+        return self.work.turn_here
 
     def _release_everything(self) -> None:
         """Give back all the device holds: its place in the port's FIFO, the lock, the port."""

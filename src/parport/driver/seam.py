@@ -38,6 +38,32 @@ from .arbiter import PortArbiter, Waiter
 _allocate_lock = threading.Lock
 _get_ident = threading.get_ident
 
+
+class _Claim:
+    """A release's claim on the hold it ends: which thread runs it, and a lock held until the
+    hold is over — when the arbiter has let it go, before the grants that follow run any
+    client's callbacks (so another release of that hold waits for nothing a callback does)."""
+
+    __slots__ = ("_over", "open", "thread")
+
+    def __init__(self) -> None:
+        self._over = _allocate_lock()
+        self._over.acquire()
+        self.open = True
+        self.thread = _get_ident()
+
+    def end(self) -> None:
+        """The hold is over (called by the claiming thread only; again, it does nothing)."""
+        if self.open:
+            self.open = False
+            self._over.release()
+
+    def wait(self) -> None:
+        """Until the hold is over."""
+        self._over.acquire()
+        self._over.release()
+
+
 __all__ = ["PortOwner", "PortSeam", "Selection", "as_command"]
 
 log = logging.getLogger(__name__)
@@ -89,7 +115,7 @@ class PortSeam:
         # time ends a hold: the first to claim it; another release of the same hold ends
         # nothing, once the first is over. A grant made by a release to the same owner starts a
         # new hold, which is not ending.
-        self._releasing: dict[tuple[object, int], tuple[threading.Lock, int]] = {}
+        self._releasing: dict[tuple[object, int], _Claim] = {}
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -171,19 +197,15 @@ class PortSeam:
         # either recorded its selection before the look below, which then undoes it, or finds
         # the mark when it checks again after selecting, and undoes it itself (see select).
         mark = (owner, hold)
-        over = _allocate_lock()
-        over.acquire()
-        claim = (over, _get_ident())
+        claim = _Claim()
         releasing = self._releasing
         first = releasing.setdefault(mark, claim)
         if first is not claim:
             # Another release is ending this hold: it is not this one's to end, but when this
             # returns the hold is over (a close that returns leaves nothing held). Not when the
-            # other release is this thread's own (a release within a release): it waits for
-            # nothing this thread would do.
-            if first[1] != claim[1]:
-                first[0].acquire()
-                first[0].release()
+            # other release is this thread's own (a release within a release).
+            if first.thread != claim.thread:
+                first.wait()
             return _NOT_OWNER
         try:
             # Claimed, the hold can end only here: if it is over now (a release ended it between
@@ -199,11 +221,11 @@ class PortSeam:
                         status = self._wire_deselect(self._selection.target)
             if getattr(owner, "notify_release", False):
                 owner.port_released()  # type: ignore[attr-defined]
-            if not arbiter.free(owner, hold):
+            if not arbiter.free(owner, hold, claim.end):
                 return _NOT_OWNER
         finally:
             del releasing[mark]
-            over.release()
+            claim.end()
         return status
 
     def _ending(self, owner: object) -> bool:

@@ -49,6 +49,7 @@ class WorkQueue:
         self._stopped.set()
         self.current: nt.Irp | None = None
         self._busy = False
+        self._inline = 0  # the thread running the worker's turn inline (begin_inline, take)
         self._jobs: deque[Job] = deque()
         # A shutdown has cancelled what waited and handed the worker its final job: only then
         # may a stopping worker end (before, its queue can look empty while the shutdown is
@@ -104,7 +105,7 @@ class WorkQueue:
         self._wait_stopped()
 
     def _wait_stopped(self) -> None:
-        if threading.current_thread() is not self._thread:
+        if not self.turn_here:
             self._stopped.wait()
 
     @property
@@ -120,6 +121,15 @@ class WorkQueue:
     def on_worker(self) -> bool:
         """Whether the calling thread is this queue's worker."""
         return threading.current_thread() is self._thread
+
+    @property
+    def turn_here(self) -> bool:
+        """Whether the calling thread has the worker's turn: it is the worker, or it runs a
+        request inline. A shutdown from it (a completion callback of that request closing the
+        device) does not wait for the final job, which runs once the turn ends."""
+        return threading.current_thread() is self._thread or (
+            self._busy and self._inline == threading.get_ident()
+        )
 
     # --- requests -------------------------------------------------------------------------------
     def queue(self, irp: nt.Irp, wake: bool = True) -> bool:
@@ -201,6 +211,7 @@ class WorkQueue:
             if self._state != _RUNNING or self._queue or self._busy or self._jobs:
                 return False
             self._busy = True
+            self._inline = threading.get_ident()
             return True
 
     def take(self, irp: nt.Irp) -> bool:
@@ -217,11 +228,13 @@ class WorkQueue:
                 return False
             self._queue.popleft()
             self._busy = True
+            self._inline = threading.get_ident()
             return True
 
     def end_inline(self) -> None:
         with self._lock:
             self._busy = False
+            self._inline = 0
             if self._queue or self._jobs or self._state != _RUNNING:
                 self._cond.notify_all()
 
