@@ -1102,3 +1102,51 @@ def test_a_callback_closing_the_handle_whose_request_runs_inline_does_not_hang(
     assert not device.locked and lpt.check() == []
     assert status(free(port_handle)) == nt.STATUS_SUCCESS
     port_handle.close()
+
+
+def test_a_tryselect_while_a_deselect_ends_the_devices_hold_leaves_nothing_locked(
+    lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end-of-chain device holds the port through ParallelTryselect. Its ParallelDeSelect,
+    in another thread, has told the device it lost the port and is freeing it (nothing on the
+    wire, so not under the wire lock) when another ParallelTryselect comes: that one succeeds —
+    the device already holds the port — but leaves no lock flag behind, and the DeSelect frees
+    the port (it left the device locked on a port it no longer held)."""
+    h = lpt.create_file("LPT1.4")
+    device = lpt.lookup("LPT1.4")
+    assert isinstance(device, ParallelDevice)
+    info = nt.PARCLASS_INFORMATION.unpack(
+        h.internal_device_control(
+            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, output_length=nt.PARCLASS_INFORMATION.SIZE
+        ).output
+    )
+    try_select = h.callbacks.callable(info.ParallelTryselect)
+    deselect = h.callbacks.callable(info.ParallelDeSelect)
+    command_bytes = device.command().pack()
+    assert try_select(0, command_bytes) == nt.STATUS_SUCCESS and device.locked
+    arbiter = lpt.fdo.arbiter
+    real_free = arbiter.free
+    freeing, go = threading.Event(), threading.Event()
+
+    def held_free(
+        owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+    ) -> bool:
+        if threading.current_thread().name == "DeSelect":
+            freeing.set()
+            assert go.wait(WAIT)
+        return real_free(owner, hold, freed)
+
+    monkeypatch.setattr(arbiter, "free", held_free)
+    answers: list[int] = []
+    other = threading.Thread(
+        target=lambda: answers.append(deselect(0, command_bytes)), name="DeSelect"
+    )
+    other.start()
+    assert freeing.wait(WAIT) and not device.locked
+    assert try_select(0, command_bytes) == nt.STATUS_SUCCESS
+    assert not device.locked
+    go.set()
+    other.join(WAIT)
+    assert answers == [nt.STATUS_SUCCESS]
+    assert lpt.fdo.owner is None and not device.locked and lpt.check() == []
+    h.close()

@@ -1125,8 +1125,9 @@ class ParallelDevice(DeviceObject, PortOwner):
         cmd = as_command(command)
         if self.port.target_of(cmd) is None:
             return nt.STATUS_INVALID_PARAMETER
-        # Under the wire lock, as the seam's release is: a DeSelect, UNLOCK or cleanup racing
-        # this in another thread ends the hold wholly before or wholly after it.
+        # Under the wire lock, as the seam's release is while something is selected or a
+        # session is open: a DeSelect, UNLOCK or cleanup racing this in another thread then
+        # ends the hold wholly before or wholly after it.
         with self.port.wire_lock:
             if cmd.CommandFlags & nt.PAR_HAVE_PORT_KEEP_PORT or self.owns_port:
                 status = self.port.select(self, cmd)
@@ -1135,7 +1136,11 @@ class ParallelDevice(DeviceObject, PortOwner):
                 if status == nt.STATUS_SUCCESS:
                     self._sync_session()
             if status == nt.STATUS_SUCCESS:
-                self.locked = True
+                # The end-of-chain device has nothing on the wire, and a release with nothing
+                # selected does not take the wire lock: a DeSelect from another thread may be
+                # ending the hold right now. Then the flag is not left on (it comes after this
+                # TrySelect, which succeeded).
+                self._lock_hold()
         return status
 
     def _cb_deselect(self, context: int, command: nt.PARALLEL_1284_COMMAND | bytes) -> Status:
