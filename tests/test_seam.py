@@ -1030,6 +1030,24 @@ def test_a_close_racing_its_handles_freeport_returns_once_the_port_is_free(
     assert lpt.fdo.owner is None and not d0.selected and lpt.check() == []
 
 
+def _end_of_chain_with_callbacks(
+    lpt: ParallelBus,
+) -> tuple[Handle, ParallelDevice, Callable[..., int], Callable[..., int], bytes]:
+    """A handle on the end-of-chain device LPT1.4 with its PARCLASS callbacks: (the handle, the
+    device, ParallelTryselect, ParallelDeSelect, the device's PARALLEL_1284_COMMAND)."""
+    h = lpt.create_file("LPT1.4")
+    device = lpt.lookup("LPT1.4")
+    assert isinstance(device, ParallelDevice)
+    info = nt.PARCLASS_INFORMATION.unpack(
+        h.internal_device_control(
+            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, output_length=nt.PARCLASS_INFORMATION.SIZE
+        ).output
+    )
+    try_select = h.callbacks.callable(info.ParallelTryselect)
+    deselect = h.callbacks.callable(info.ParallelDeSelect)
+    return h, device, try_select, deselect, device.command().pack()
+
+
 @pytest.mark.parametrize(
     "code", [LOCK, nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT], ids=["LOCK_PORT", "NO_SELECT"]
 )
@@ -1041,17 +1059,7 @@ def test_a_lock_overtaken_by_a_release_of_its_devices_hold_leaves_nothing_locked
     ParallelDeSelect, from another thread, releases the hold. The LOCK answers
     STATUS_UNSUCCESSFUL and leaves the device unlocked on the free port (it used to answer
     success with the device locked while it held nothing)."""
-    h = lpt.create_file("LPT1.4")
-    device = lpt.lookup("LPT1.4")
-    assert isinstance(device, ParallelDevice)
-    info = nt.PARCLASS_INFORMATION.unpack(
-        h.internal_device_control(
-            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, output_length=nt.PARCLASS_INFORMATION.SIZE
-        ).output
-    )
-    try_select = h.callbacks.callable(info.ParallelTryselect)
-    deselect = h.callbacks.callable(info.ParallelDeSelect)
-    command_bytes = device.command().pack()
+    h, device, try_select, deselect, command_bytes = _end_of_chain_with_callbacks(lpt)
     assert try_select(0, command_bytes) == nt.STATUS_SUCCESS and lpt.fdo.owner is device
     execute = device._execute
     answers: list[int] = []
@@ -1112,17 +1120,7 @@ def test_a_tryselect_while_a_deselect_ends_the_devices_hold_leaves_nothing_locke
     wire, so not under the wire lock) when another ParallelTryselect comes: that one succeeds —
     the device already holds the port — but leaves no lock flag behind, and the DeSelect frees
     the port (it left the device locked on a port it no longer held)."""
-    h = lpt.create_file("LPT1.4")
-    device = lpt.lookup("LPT1.4")
-    assert isinstance(device, ParallelDevice)
-    info = nt.PARCLASS_INFORMATION.unpack(
-        h.internal_device_control(
-            nt.IOCTL_INTERNAL_PARCLASS_CONNECT, output_length=nt.PARCLASS_INFORMATION.SIZE
-        ).output
-    )
-    try_select = h.callbacks.callable(info.ParallelTryselect)
-    deselect = h.callbacks.callable(info.ParallelDeSelect)
-    command_bytes = device.command().pack()
+    h, device, try_select, deselect, command_bytes = _end_of_chain_with_callbacks(lpt)
     assert try_select(0, command_bytes) == nt.STATUS_SUCCESS and device.locked
     arbiter = lpt.fdo.arbiter
     real_free = arbiter.free
