@@ -828,7 +828,9 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
     at_free, go = threading.Event(), threading.Event()
 
     def held_free(
-        owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+        owner: object,
+        hold: int | None = None,
+        freed: Callable[[object, int], None] | None = None,
     ) -> bool:
         if threading.current_thread().name == "first FREE":
             at_free.set()
@@ -1127,7 +1129,9 @@ def test_a_tryselect_while_a_deselect_ends_the_devices_hold_leaves_nothing_locke
     freeing, go = threading.Event(), threading.Event()
 
     def held_free(
-        owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+        owner: object,
+        hold: int | None = None,
+        freed: Callable[[object, int], None] | None = None,
     ) -> bool:
         if threading.current_thread().name == "DeSelect":
             freeing.set()

@@ -198,14 +198,17 @@ class PortArbiter:
 
     # --- giving it back -------------------------------------------------------------------------
     def free(
-        self, owner: object, hold: int | None = None, freed: Callable[[], None] | None = None
+        self,
+        owner: object,
+        hold: int | None = None,
+        freed: Callable[[object, int], None] | None = None,
     ) -> bool:
         """Release the port if ``owner`` holds it (Part A, A4) and grant the next waiter. The
         port's seam calls this once it has ended what the owner had on the wire, with the
         number of the hold it ended (:meth:`hold_of`): when another release of the same owner
         ended that hold first, and the owner has the port again, this frees nothing (False).
-        ``freed`` runs as soon as the hold is over, before any grant or hook runs (they may run
-        a client's callbacks in this thread).
+        ``freed(owner, hold)`` runs as soon as the hold is over, before any grant or hook runs
+        (they may run a client's callbacks in this thread).
 
         Ownership is the ``_busy`` lock, held exactly while the port is owned and passed from
         one owner to the next when a waiter is granted, with ``_hold`` — one entry, popped by
@@ -223,7 +226,7 @@ class PortArbiter:
             self._owner = None
             self._busy.release()
             if freed is not None:
-                freed()
+                freed(owner, hold)
             if self._watchers:
                 with self._lock:
                     self._changed.notify_all()
@@ -248,7 +251,7 @@ class PortArbiter:
         if not ended:
             return self._not_owner(owner)
         if freed is not None:
-            freed()
+            freed(owner, hold)
         if waiter is not None:
             self._handed(waiter)
             return True

@@ -35,34 +35,7 @@ from ..hw.clock import VirtualClock
 from ..ieee1284 import Session, dot3
 from .arbiter import PortArbiter, Waiter
 
-_allocate_lock = threading.Lock
 _get_ident = threading.get_ident
-
-
-class _Claim:
-    """A release's claim on the hold it ends: which thread runs it, and a lock held until the
-    hold is over — when the arbiter has let it go, before the grants that follow run any
-    client's callbacks (so another release of that hold waits for nothing a callback does)."""
-
-    __slots__ = ("_over", "open", "thread")
-
-    def __init__(self) -> None:
-        self._over = _allocate_lock()
-        self._over.acquire()
-        self.open = True
-        self.thread = _get_ident()
-
-    def end(self) -> None:
-        """The hold is over (called by the claiming thread only; again, it does nothing)."""
-        if self.open:
-            self.open = False
-            self._over.release()
-
-    def wait(self) -> None:
-        """Until the hold is over."""
-        self._over.acquire()
-        self._over.release()
-
 
 __all__ = ["PortOwner", "PortSeam", "Selection", "as_command"]
 
@@ -110,12 +83,13 @@ class PortSeam:
         self.wire_lock = backend.lock  # one wire sequence at a time on the backend
         self.daisy_count = 0  # Ieee1284_3DeviceCount: 1284.3 devices currently known
         self._selection: Selection | None = None
-        # The releases under way: (owner, number of the hold it ends) → the release's claim
-        # (a lock held until the release is over, and the thread running it). One release at a
-        # time ends a hold: the first to claim it; another release of the same hold ends
-        # nothing, once the first is over. A grant made by a release to the same owner starts a
-        # new hold, which is not ending.
-        self._releasing: dict[tuple[object, int], _Claim] = {}
+        # The releases under way: (owner, number of the hold it ends) → the thread that claimed
+        # it. One release at a time ends a hold: the first to claim it; another release of the
+        # same hold ends nothing, once the hold is over (``_over``). A grant made by a release
+        # to the same owner starts a new hold, which is not ending.
+        self._releasing: dict[tuple[object, int], int] = {}
+        self._over = threading.Condition(threading.Lock())
+        self._over_waiting = 0  # releases waiting for another release of their hold
         self._claim_lock = threading.Lock()  # orders the backend's claim and release
         self._system_claimed = False
         self.claim_error: Exception | None = None  # the last claim from the system that failed
@@ -197,16 +171,17 @@ class PortSeam:
         # either recorded its selection before the look below, which then undoes it, or finds
         # the mark when it checks again after selecting, and undoes it itself (see select).
         mark = (owner, hold)
-        claim = _Claim()
+        me = _get_ident()  # a new int object: ``setdefault`` gives it back only if it claimed
         releasing = self._releasing
-        first = releasing.setdefault(mark, claim)
-        if first is not claim:
+        first = releasing.setdefault(mark, me)
+        if first is not me:
             # Another release is ending this hold: it is not this one's to end, but when this
             # returns the hold is over (a close that returns leaves nothing held). Not when the
             # other release is this thread's own (a release within a release).
-            if first.thread != claim.thread:
-                first.wait()
+            if first != me:
+                self._wait_over(mark)
             return _NOT_OWNER
+        ended = False
         try:
             # Claimed, the hold can end only here: if it is over now (a release ended it between
             # the look at the owner and the claim, and the owner may have the port again), it
@@ -221,12 +196,34 @@ class PortSeam:
                         status = self._wire_deselect(self._selection.target)
             if getattr(owner, "notify_release", False):
                 owner.port_released()  # type: ignore[attr-defined]
-            if not arbiter.free(owner, hold, claim.end):
+            ended = arbiter.free(owner, hold, self._hold_over)  # which drops the claim
+            if not ended:
                 return _NOT_OWNER
         finally:
-            del releasing[mark]
-            claim.end()
+            if not ended and releasing.get(mark) is me:
+                self._hold_over(owner, hold)
         return status
+
+    def _hold_over(self, owner: object, hold: int) -> None:
+        """``owner``'s hold number ``hold`` is over: the claim of the release ending it goes,
+        and the releases of it that wait go on. Only that release's thread calls this: the
+        arbiter, as soon as it has let the hold go and before the grants that follow run any
+        client's callbacks (a callback may close the very handle whose release waits), or the
+        release itself when it ends without freeing."""
+        self._releasing.pop((owner, hold), None)
+        if self._over_waiting:
+            with self._over:
+                self._over.notify_all()
+
+    def _wait_over(self, mark: tuple[object, int]) -> None:
+        """Until the release that claimed ``mark`` has seen its hold over."""
+        with self._over:
+            self._over_waiting += 1
+            try:
+                while mark in self._releasing:
+                    self._over.wait()
+            finally:
+                self._over_waiting -= 1
 
     def _ending(self, owner: object) -> bool:
         """Whether ``owner``'s current hold is being released (by another of its threads)."""
