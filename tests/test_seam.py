@@ -813,16 +813,11 @@ def test_an_owner_taking_the_port_again_as_its_release_ends_can_select(
     assert lpt.fdo.owner is None and not d0.selected
 
 
-def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
-    lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two threads of one port handle FREE the same hold. The first to claim it frees it and
-    grants the handle's own queued SELECT (a new hold, which selects); the other, which set out
-    to end the same hold, ends nothing: it waits until the first is over, then answers
-    STATUS_INVALID_DEVICE_STATE, and the handle keeps the port and its selection (it used to
-    free the new hold without deselecting, leaving daisy 0 selected on a free port)."""
-    d0, _ = _daisies(lpt)
-    other, h, queued_select = _holding_with_own_select_queued(lpt)
+def _free_paused_in(
+    name: str, lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Event, threading.Event]:
+    """The port's arbiter, its ``free`` pausing the thread called ``name`` on its way in:
+    (set when that thread is there, set it to let the thread go on)."""
     arbiter = lpt.fdo.arbiter
     real_free = arbiter.free
     at_free, go = threading.Event(), threading.Event()
@@ -832,12 +827,26 @@ def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
         hold: int | None = None,
         freed: Callable[[object, int], None] | None = None,
     ) -> bool:
-        if threading.current_thread().name == "first FREE":
+        if threading.current_thread().name == name:
             at_free.set()
             assert go.wait(WAIT)
         return real_free(owner, hold, freed)
 
     monkeypatch.setattr(arbiter, "free", held_free)
+    return at_free, go
+
+
+def test_a_second_free_of_one_hold_frees_nothing_of_the_hold_after_it(
+    lpt: ParallelBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of one port handle FREE the same hold. The first to claim it frees it and
+    grants the handle's own queued SELECT (a new hold, which selects); the other, which set out
+    to end the same hold, ends nothing: it waits until the hold is over, then answers
+    STATUS_INVALID_DEVICE_STATE, and the handle keeps the port and its selection (it used to
+    free the new hold without deselecting, leaving daisy 0 selected on a free port)."""
+    d0, _ = _daisies(lpt)
+    other, h, queued_select = _holding_with_own_select_queued(lpt)
+    at_free, go = _free_paused_in("first FREE", lpt, monkeypatch)
     claims = _Claims("second FREE")
     lpt.fdo._releasing = claims
     answers: dict[str, tuple[int, bool]] = {}
@@ -1124,21 +1133,7 @@ def test_a_tryselect_while_a_deselect_ends_the_devices_hold_leaves_nothing_locke
     the port (it left the device locked on a port it no longer held)."""
     h, device, try_select, deselect, command_bytes = _end_of_chain_with_callbacks(lpt)
     assert try_select(0, command_bytes) == nt.STATUS_SUCCESS and device.locked
-    arbiter = lpt.fdo.arbiter
-    real_free = arbiter.free
-    freeing, go = threading.Event(), threading.Event()
-
-    def held_free(
-        owner: object,
-        hold: int | None = None,
-        freed: Callable[[object, int], None] | None = None,
-    ) -> bool:
-        if threading.current_thread().name == "DeSelect":
-            freeing.set()
-            assert go.wait(WAIT)
-        return real_free(owner, hold, freed)
-
-    monkeypatch.setattr(arbiter, "free", held_free)
+    freeing, go = _free_paused_in("DeSelect", lpt, monkeypatch)
     answers: list[int] = []
     other = threading.Thread(
         target=lambda: answers.append(deselect(0, command_bytes)), name="DeSelect"
