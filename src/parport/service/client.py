@@ -709,30 +709,24 @@ class DaemonBus(Closing):
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"w")
         try:
+            while not reads and waitable._result is None and self._lost is None:
+                with lock:
+                    if self._reading is None:
+                        self._reading = me
+                        reads = True
+                        break
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return
+                    self._blocked += 1
+                    try:
+                        state.wait(remaining)
+                    finally:
+                        self._blocked -= 1
             if reads:
                 self._read_until(waitable, deadline)
                 if self._frames.unread:
                     self._drain_buffered()
-                return
-            while waitable._result is None and self._lost is None:
-                with lock:
-                    if self._reading is None:
-                        self._reading = me
-                    else:
-                        remaining = None if deadline is None else deadline - time.monotonic()
-                        if remaining is not None and remaining <= 0:
-                            return
-                        self._blocked += 1
-                        try:
-                            state.wait(remaining)
-                        finally:
-                            self._blocked -= 1
-                        continue
-                reads = True
-                self._read_until(waitable, deadline)
-                if self._frames.unread:
-                    self._drain_buffered()
-                return
         finally:
             with lock:
                 if reads:
