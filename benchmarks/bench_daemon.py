@@ -1,8 +1,10 @@
 """parportd: requests from other processes, each beside its floor measured in the same run.
 
-* LOCK_PORT + UNLOCK_PORT round trips from a client process, against two Unix-socket
-  ping-pongs between two Python processes (goal ≤ 1.3×), with the same pair in-process, and for
-  scale a bare msgpack frame and its answer between two Python processes;
+* LOCK_PORT + UNLOCK_PORT from a client process, against two Unix-socket ping-pongs between two
+  Python processes (goal ≤ 1.3×), with the same pair in-process: on LPT1.4 through the lease the
+  daemon grants while nobody else uses it (no round trip), on LPT1.4 with the lease turned off,
+  and on LPT1.0 (selected on the wire, never leased); for scale, a bare msgpack frame and its
+  answer between two Python processes;
 * the ALLOCATE handoff between two client processes (A's FREE sent → B's ALLOCATE returns),
   against one ping-pong (goal ≤ 1.5×);
 * a SIGKILLed lock holder's port granted to the next process (goal < 100 ms);
@@ -177,15 +179,33 @@ def _pairs_us(handle: object, count: int = PAIRS) -> float:
     return _best_us(pair, count, warm_up=200)
 
 
+@contextmanager
+def _no_leases() -> Iterator[None]:
+    """Clients connected inside the block offer no lease file: every request is a round trip."""
+    os.environ["PARPORT_LEASES"] = "0"
+    try:
+        yield
+    finally:
+        del os.environ["PARPORT_LEASES"]
+
+
 def lock_unlock(path: str) -> list[tuple[str, float, float]]:
-    """(device, through the daemon, in-process) µs per LOCK_PORT + UNLOCK_PORT pair."""
+    """(what, through the daemon, in-process) µs per LOCK_PORT + UNLOCK_PORT pair: LPT1.4 (no
+    selection on the wire) leased, and with every request a round trip; LPT1.0 (an IEEE 1284.3
+    daisy-chain device, selected on the wire, never leased)."""
     rows = []
     local = open_bus("emu:")
-    with parport.connect(path) as bus:
-        for name in ("LPT1.4", "LPT1.0"):
-            remote = bus.create_file(name)
+    with _no_leases():
+        plain = parport.connect(path)
+    with parport.connect(path) as bus, plain:
+        for label, client, name in (
+            ("LPT1.4, leased", bus, "LPT1.4"),
+            ("LPT1.4, lease turned off", plain, "LPT1.4"),
+            ("LPT1.0", bus, "LPT1.0"),
+        ):
+            remote = client.create_file(name)
             here = local.create_file(name)
-            rows.append((name, _pairs_us(remote), _pairs_us(here)))
+            rows.append((label, _pairs_us(remote), _pairs_us(here)))
             remote.close()
             here.close()
     local.close()
@@ -302,7 +322,7 @@ def main() -> str:
         crowd = pairs_per_second(path, CONTENDERS, CONTENDED_PAIRS)
     rows = [
         (
-            f"LOCK_PORT + UNLOCK_PORT on {name} from a client process",
+            f"LOCK_PORT + UNLOCK_PORT from a client process: {name}",
             f"{remote:.1f} µs",
             f"2 ping-pongs: {2 * floor:.1f} µs",
             f"{remote / (2 * floor):.2f}",

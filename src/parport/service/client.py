@@ -38,6 +38,7 @@ from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
 from . import protocol as p
 from .config import default_socket_path
+from .lease import LeaseFile, supported
 
 __all__ = [
     "DaemonAccessError",
@@ -55,6 +56,10 @@ SPEC_PREFIX = "parportd:"
 CONNECT_TIMEOUT_S = 10.0  # for the handshake
 PUMP_GRACE_S = 0.005  # the pump reads again once no thread has waited for this long
 PUMP_PARK_S = 1.0  # the longest the pump sleeps while the program only makes blocking calls
+LOCK_PORT, UNLOCK_PORT = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+_LOCKS = (LOCK_PORT, UNLOCK_PORT)  # what a lease does without the daemon
+_UNLOCKS = (UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT)
+_DONE = nt.IoStatus(nt.STATUS_SUCCESS, 0, b"")
 READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
 
 
@@ -236,6 +241,8 @@ class RemoteFile:
         self._closed = False
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self.lease: int | None = None  # its byte in the lease file, while the daemon leases it
+        self.held = False  # locked through the lease (the record lock on that byte is held)
 
     @property
     def closed(self) -> bool:
@@ -249,6 +256,7 @@ class RemoteFile:
         if not first:
             self._done.wait()
             return
+        self.bus._lease_end(self)
         try:
             if not self.bus.closed:
                 self.bus._request(p.OP_CLOSE, self.hid)
@@ -264,6 +272,7 @@ class RemoteFile:
             if self._closed:
                 return
             self._closed = True
+        self.bus._lease_end(self)
         self._done.set()
         self.bus._send_quietly([p.OP_CLOSE, self.bus._next_seq(), self.hid])
 
@@ -332,6 +341,10 @@ class RemoteHandle(Closing):
         if not 0 <= code <= 0xFFFFFFFF:
             raise ValueError(f"an IOCTL code is a 32-bit value, not {code!r}")
         file = self.file
+        if file.held and code in _UNLOCKS and major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+            # An unlock the lease does not take: the lock held through the lease is let go
+            # first, so that no lease the daemon grants finds it still held.
+            file.bus._lease_end(file)
         return file.bus._submit(file, major, code, data, output_length)
 
     def _read(self, length: int) -> nt.Irp:
@@ -362,6 +375,14 @@ class RemoteHandle(Closing):
         self, code: int, input: bytes = b"", output_length: int = 0
     ) -> nt.Irp:
         """Send an IRP_MJ_INTERNAL_DEVICE_CONTROL request; returns at once."""
+        if code in _LOCKS and not input and not output_length:
+            file = self.file
+            if file.lease is not None and file.bus._leased(file, code):
+                irp = RemoteIrp._trusted(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, b"", 0, file)
+                irp.bus = file.bus
+                irp.seq = 0
+                irp.complete(nt.STATUS_SUCCESS)
+                return irp
         return self._unwaited(
             self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length)
         )
@@ -398,6 +419,10 @@ class RemoteHandle(Closing):
     def internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
+        if code in _LOCKS and not input and not output_length:
+            file = self.file
+            if file.lease is not None and file.bus._leased(file, code):
+                return _DONE
         return self._finish(
             self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length), timeout
         )
@@ -481,7 +506,13 @@ class RemoteHardware:
 class DaemonBus(Closing):
     """A connection to ``parportd`` with the bus interface the facade needs (``BusDriver``)."""
 
-    def __init__(self, sock: socket.socket, path: str, hello: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        path: str,
+        hello: dict[str, Any],
+        leases: LeaseFile | None = None,
+    ) -> None:
         self.spec = f"{SPEC_PREFIX}{path}"
         self.path = path
         self.info = hello
@@ -497,6 +528,8 @@ class DaemonBus(Closing):
         self._lost: str | None = None
         self._closed = False
         self._hardware_view: RemoteHardware | None = None
+        self._leases = leases  # the lease file offered at the handshake (lease.py)
+        self._lease_lock = threading.Lock()
         # Who reads the socket, who waits. The short sections take the lock itself (a
         # Condition's own ``with`` costs two Python calls more on every request).
         self._state_lock = threading.Lock()
@@ -627,6 +660,39 @@ class DaemonBus(Closing):
                 self._irps.pop(seq, None)
             self._complete(irp, nt.STATUS_DEVICE_REMOVED, 0, b"")
         return irp
+
+    # --- leases (lease.py) -----------------------------------------------------------------------
+    def _leased(self, file: RemoteFile, code: int) -> bool:
+        """LOCK_PORT or UNLOCK_PORT done through ``file``'s lease, without the daemon; False
+        when it must go to the daemon (no lease, a revoked one, not the step the lease takes)."""
+        with self._lease_lock:
+            leases = self._leases
+            slot = file.lease
+            if leases is None or slot is None or file._closed or self._closed:
+                return False
+            if code == LOCK_PORT:
+                if file.held:
+                    return False
+                if leases.hold(slot):
+                    file.held = True
+                    return True
+            else:
+                if not file.held:
+                    return False
+                file.held = False
+                if leases.let_go(slot):
+                    return True
+            file.lease = None  # revoked: the daemon decides from here
+            return False
+
+    def _lease_end(self, file: RemoteFile) -> None:
+        """``file`` closes: a lock held through its lease is let go (the daemon ends the lease
+        as the close arrives, and the close releases what the handle holds)."""
+        with self._lease_lock:
+            if file.held and self._leases is not None and file.lease is not None:
+                self._leases.let_go(file.lease)
+            file.held = False
+            file.lease = None
 
     def _kick_pump(self) -> None:
         """Something may arrive that no thread will wait for (a request submitted without a
@@ -840,9 +906,15 @@ class DaemonBus(Closing):
             return
         kind = message[0]
         if kind == p.MSG_COMPLETE:
-            _, seq, status, information, output = message
+            if len(message) == 6:  # an UNLOCK_PORT answered with a lease
+                _, seq, status, information, output, slot = message
+            else:
+                _, seq, status, information, output = message
+                slot = None
             with self._lock:
                 irp = self._irps.pop(seq, None)
+            if slot is not None and irp is not None:
+                self._lease_begin(irp.handle, slot)
             if irp is not None:
                 try:  # _complete, inlined: the path of every request
                     irp.complete(status, information, output)
@@ -874,6 +946,14 @@ class DaemonBus(Closing):
         else:
             log.warning("parportd sent an unknown message %r", kind)
 
+    def _lease_begin(self, file: Any, slot: Any) -> None:
+        if not isinstance(file, RemoteFile) or type(slot) is not int or not 0 <= slot < 4096:
+            log.warning("parportd sent a lease it cannot give (%r)", slot)
+            return
+        with self._lease_lock:
+            if not file._closed and not file.held:
+                file.lease = slot
+
     @staticmethod
     def _complete(irp: RemoteIrp, status: int, information: int, output: bytes) -> None:
         try:
@@ -904,6 +984,10 @@ class DaemonBus(Closing):
 
     def _connection_lost(self, reason: str) -> None:
         """Nothing more comes from the daemon: fail what waits, close the socket."""
+        with self._lease_lock:  # the daemon ends every lease of a connection that ends
+            leases, self._leases = self._leases, None
+        if leases is not None:
+            leases.close()
         with self._lock:
             if self._lost is None:
                 self._lost = reason
@@ -951,9 +1035,18 @@ def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) 
     except OSError as exc:
         sock.close()
         raise DaemonUnavailableError(f"cannot reach parportd at {path}: {exc}") from None
+    leases: LeaseFile | None = None
     try:
         sock.settimeout(timeout)
-        sock.sendall(p.handshake_request())
+        if supported() and os.environ.get("PARPORT_LEASES", "1") != "0":
+            try:
+                leases = LeaseFile()
+            except OSError as exc:
+                log.debug("no lease file: %s", exc)
+        if leases is not None:
+            socket.send_fds(sock, [p.handshake_request()], [leases.fd])
+        else:
+            sock.sendall(p.handshake_request())
         reply = p.read_exact(sock, p.HANDSHAKE.size, at_boundary=False)
         assert reply is not None
         magic, version, result = p.parse_handshake(reply)
@@ -975,10 +1068,14 @@ def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) 
         sock.settimeout(None)
     except (OSError, p.ProtocolError, ValueError) as exc:
         sock.close()
+        if leases is not None:
+            leases.close()
         raise DaemonUnavailableError(
             f"the handshake with parportd at {path} failed: {exc}"
         ) from None
     except BaseException:
         sock.close()
+        if leases is not None:
+            leases.close()
         raise
-    return DaemonBus(sock, path, dict(hello[1]))
+    return DaemonBus(sock, path, dict(hello[1]), leases)

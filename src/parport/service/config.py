@@ -81,6 +81,7 @@ class Config:
     trusted_groups: frozenset[int] = frozenset()
     max_connections: int = protocol.MAX_CONNECTIONS
     log_level: str = "INFO"
+    leases: bool = True  # uncontended LOCK_PORT/UNLOCK_PORT without a round trip (lease.py)
 
     @property
     def effective_socket_mode(self) -> int:
@@ -207,6 +208,7 @@ def from_mapping(data: dict[str, Any]) -> Config:
             "trusted_groups",
             "max_connections",
             "log_level",
+            "leases",
             *_OPTION_TYPES,
         },
         "config",
@@ -239,6 +241,10 @@ def from_mapping(data: dict[str, Any]) -> Config:
         config.max_connections = value
     if "log_level" in data:
         config.log_level = _level(data["log_level"])
+    if "leases" in data:
+        if not isinstance(data["leases"], bool):
+            raise ConfigError(f"leases: true or false, not {data['leases']!r}")
+        config.leases = data["leases"]
     return config
 
 

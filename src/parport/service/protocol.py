@@ -17,6 +17,7 @@ happen.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from typing import Any, Final
@@ -44,6 +45,7 @@ __all__ = [
     "parse_handshake",
     "read_exact",
     "read_frame",
+    "read_handshake",
 ]
 
 MAGIC: Final = b"PARPORTD"
@@ -181,6 +183,33 @@ def read_exact(sock: socket.socket, size: int, *, at_boundary: bool) -> bytes | 
             raise ProtocolError(f"the stream ended inside a frame ({got} of {size} bytes)")
         got += count
     return bytes(buffer)
+
+
+def read_handshake(sock: socket.socket) -> tuple[bytes | None, list[int]]:
+    """The client's handshake (None: the stream ended before it), and the descriptors passed
+    with it (SCM_RIGHTS: a lease file, docs/protocol.md), which the caller then owns; when this
+    raises, they are closed here."""
+    buffer = b""
+    fds: list[int] = []
+    try:
+        while len(buffer) < HANDSHAKE.size:
+            data, received, _, _ = socket.recv_fds(
+                sock, HANDSHAKE.size - len(buffer), 4, socket.MSG_CMSG_CLOEXEC
+            )
+            fds.extend(received)
+            if not data:
+                if not buffer:
+                    return None, fds
+                raise ProtocolError(
+                    f"the stream ended inside the handshake ({len(buffer)} of "
+                    f"{HANDSHAKE.size} bytes)"
+                )
+            buffer += data
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return buffer, fds
 
 
 def read_frame(sock: socket.socket, limit: int = MAX_FRAME) -> bytes | None:

@@ -35,6 +35,7 @@ from ..driver import DeviceObject, Handle, ParallelBus, ParallelDevice, Parallel
 from . import protocol as p
 from .access import Peer, peer_of, user_mode_major
 from .config import AllowList, Config, PortConfig
+from .lease import Leases, LeaseView, unlock_is_silent
 
 __all__ = ["Daemon", "DaemonError"]
 
@@ -185,6 +186,8 @@ class Connection:
         self._writer: threading.Thread | None = None
         self._dead = False  # nothing more goes out
         self._ending = False  # the reader is cleaning up
+        self.lease_view: LeaseView | None = None  # the client's lease file (lease.py)
+        self._slots: dict[int, int] = {}  # handle → its byte in the lease file
         self.thread = threading.Thread(target=self._run, name="parportd connection", daemon=True)
 
     def __repr__(self) -> str:
@@ -305,10 +308,18 @@ class Connection:
         self.sock.settimeout(p.HANDSHAKE_TIMEOUT_S)
         try:
             self.peer = peer_of(self.sock, self.daemon.config)
-            data = p.read_exact(self.sock, p.HANDSHAKE.size, at_boundary=True)
+            data, fds = p.read_handshake(self.sock)
         except (OSError, p.ProtocolError) as exc:
             log.info("a connection ended during its handshake: %s", exc)
             return False
+        for extra in fds[1:]:
+            os.close(extra)
+        if fds:  # a lease file offered (lease.py); adopt() closes what it was passed
+            view = LeaseView.adopt(fds[0])
+            if view is not None and self.daemon.config.leases and data is not None:
+                self.lease_view = view
+            elif view is not None:
+                view.close()
         if data is None:
             return False
         magic, version, _ = p.parse_handshake(data)
@@ -330,6 +341,14 @@ class Connection:
         return True
 
     def _handle(self, payload: bytes) -> None:
+        leases = self.daemon.leases
+        leases.enter()  # ends every lease first: whatever this is, it may see the port
+        try:
+            self._handle_message(payload)
+        finally:
+            leases.leave()
+
+    def _handle_message(self, payload: bytes) -> None:
         try:
             message = p.decode(payload)
         except ValueError as exc:
@@ -428,6 +447,7 @@ class Connection:
         opened = self._open(handle_id)
         with self._lock:
             self.handles.pop(handle_id, None)
+        self._slots.pop(handle_id, None)  # its lease ended as this message began
         opened.handle.close()
         self._reply(seq)
 
@@ -497,6 +517,15 @@ class Connection:
             assert result is not None
             self.send([p.MSG_COMPLETE, seq, result.status, result.information, result.output])
 
+        if (
+            code == nt.IOCTL_INTERNAL_UNLOCK_PORT
+            and self.lease_view is not None
+            and not data
+            and not output_length
+            and opened is not None
+            and self._lease(seq, handle_id, opened, irp)
+        ):
+            return
         irp.add_done_callback(completed)
         try:
             file.submit(irp)
@@ -506,6 +535,44 @@ class Connection:
 
     def _complete(self, seq: int, status: int) -> None:
         self.send([p.MSG_COMPLETE, seq, status, 0, b""])
+
+    def _lease(self, seq: int, handle_id: int, opened: _Open, irp: nt.Irp) -> bool:
+        """An UNLOCK_PORT answered with a lease (lease.py) instead of run, when it would only
+        free the port and the daemon has nothing else to do; False to run it."""
+        view = self.lease_view
+        device = opened.handle.device
+        if view is None or irp.major_function != nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+            return False
+        slot = self._slots.get(handle_id)
+        if slot is None:
+            used = set(self._slots.values())
+            slot = next(i for i in range(p.MAX_HANDLES + 1) if i not in used)
+            self._slots[handle_id] = slot
+        daemon = self.daemon
+
+        def quiet() -> bool:
+            if not unlock_is_silent(device):
+                return False
+            with daemon._lock:
+                connections = list(daemon._connections)
+            for connection in connections:
+                pending = connection.pending
+                if pending and (connection is not self or len(pending) != 1):
+                    return False
+            return True
+
+        def unlock() -> None:
+            result = opened.handle.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
+            if result.status != nt.STATUS_SUCCESS:
+                log.warning("%r: the UNLOCK_PORT a lease stood for: %s", self, result)
+
+        if not daemon.leases.grant(self, view, slot, unlock, quiet):
+            return False
+        with self._lock:
+            if self.pending.get(seq) is irp:
+                del self.pending[seq]
+        self.send([p.MSG_COMPLETE, seq, nt.STATUS_SUCCESS, 0, b"", slot])
+        return True
 
     def _op_cancel(self, seq: int, args: list[Any]) -> None:
         (request,) = _args(args, 1, "CANCEL")
@@ -621,6 +688,7 @@ class Connection:
         with self._lock:
             opened = list(self.handles.values())
             self.handles.clear()
+        self._slots.clear()
         for each in opened:
             try:
                 each.handle.close()
@@ -631,7 +699,12 @@ class Connection:
 
     def goodbye(self, message: str) -> None:
         """The daemon is going away: release everything, tell the client, hang up."""
-        self.close_handles()
+        leases = self.daemon.leases
+        leases.enter()
+        try:
+            self.close_handles()
+        finally:
+            leases.leave()
         self.send([p.MSG_GOODBYE, nt.STATUS_DELETE_PENDING, message])
         self.flush(SHUTDOWN_FLUSH_S)
         self._shutdown_socket()
@@ -645,9 +718,16 @@ class Connection:
             self._dead = True
             self._out.clear()
             self._out_cond.notify_all()
-        self.close_handles()
+        leases = self.daemon.leases
+        leases.enter()  # ends every lease (this client's first), and none begins meanwhile
+        try:
+            self.close_handles()
+        finally:
+            leases.leave()
         self._shutdown_socket()
         self.sock.close()
+        if self.lease_view is not None:
+            self.lease_view.close()
         self.daemon.forget(self)
 
 
@@ -719,6 +799,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = -1, -1
         self._closed = False
+        self.leases = Leases()
 
     # --- ports ----------------------------------------------------------------------------------
     def _open_ports(self) -> None:
