@@ -418,11 +418,14 @@ class LeaseMachine(RuleBasedStateMachine):
         self.b.close()
 
 
+@pytest.mark.timeout(900)  # 10,000 steps: about 15 s here, longer on a loaded machine
 def test_lease_state_machine(served: DaemonProcess) -> None:
     LeaseMachine.socket_path = served.socket
     machine = LeaseMachine.TestCase()
+    # At least 10,000 steps, as the other machines; a mutation run (docs/mutation.md) sets
+    # PARPORT_MACHINE_EXAMPLES to run fewer.
     machine.settings = settings(
-        max_examples=int(os.environ.get("PARPORT_LEASE_EXAMPLES", "25")),
+        max_examples=int(os.environ.get("PARPORT_MACHINE_EXAMPLES", "250")),
         stateful_step_count=40,
         deadline=None,
     )

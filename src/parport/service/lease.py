@@ -81,22 +81,28 @@ class LeaseFile:
             os.close(fd)
             raise
         self.fd = fd
-        self._lock = [_range(fcntl.F_WRLCK, slot) for slot in range(LEASE_BYTES)]
-        self._unlock = [_range(fcntl.F_UNLCK, slot) for slot in range(LEASE_BYTES)]
+        self._ranges: dict[int, tuple[bytes, bytes]] = {}  # slot → its lock and unlock
+
+    def _of(self, slot: int) -> tuple[bytes, bytes]:
+        ranges = self._ranges.get(slot)
+        if ranges is None:
+            ranges = self._ranges[slot] = (_range(fcntl.F_WRLCK, slot), _range(fcntl.F_UNLCK, slot))
+        return ranges
 
     def hold(self, slot: int) -> bool:
         """Lock ``slot`` (the client is locked); False — holding nothing — if its lease is
         revoked."""
-        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, self._lock[slot])
+        lock, unlock = self._of(slot)
+        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, lock)
         if self._map[slot]:
-            fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, self._unlock[slot])
+            fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, unlock)
             return False
         return True
 
     def let_go(self, slot: int) -> bool:
         """Unlock ``slot`` (the client is unlocked); False if its lease was revoked (the daemon
         may still hold the lock for it: the caller sends the UNLOCK_PORT)."""
-        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, self._unlock[slot])
+        fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, self._of(slot)[1])
         return not self._map[slot]
 
     def close(self) -> None:
