@@ -448,26 +448,75 @@ class _View:
 
 
 @pytest.mark.parametrize("locked", [False, True])
-def test_leases_are_granted_inside_one_message_and_end_at_the_next(locked: bool) -> None:
+def test_a_lease_is_recorded_before_the_look_and_ends_at_the_next_message(locked: bool) -> None:
     leases = lease.Leases()
     view: Any = _View(locked)
     unlocks: list[int] = []
     owner = object()
+    seen: list[int] = []
 
     def grant(slot: int, quiet: bool = True) -> bool:
-        return leases.grant(owner, view, slot, lambda: unlocks.append(slot), lambda: quiet)
+        def look() -> bool:
+            # A thread that begins to handle something now finds the lease and ends it.
+            seen.append(len(leases))
+            return quiet
 
-    assert not grant(1)  # outside any message
-    leases.enter()
-    leases.enter()  # two messages at once: the other may see the port
-    assert not grant(1)
-    leases.leave()
+        return leases.grant(owner, view, slot, lambda: unlocks.append(slot), look)
+
     assert not grant(1, quiet=False)
+    assert seen == [1] and len(leases) == 0 and view.bytes == {}  # withdrawn, never written
     assert grant(1) and view.bytes == {1: 0} and len(leases) == 1
     assert not grant(1)  # granted already
-    leases.leave()
-    assert unlocks == [] and len(leases) == 1
-    leases.enter()  # the next message, whatever it is, ends the lease first
+    assert unlocks == []
+    leases.end()  # the next message, whatever it is, ends the lease first
     assert view.bytes == {1: 1} and len(leases) == 0
     assert unlocks == ([] if locked else [1])  # an unlocked client's UNLOCK_PORT runs now
-    leases.leave()
+    assert grant(2)
+    leases.close()  # the daemon shuts down: every lease ends, none begins
+    assert len(leases) == 0 and not grant(3)
+
+
+def test_no_lease_while_another_connection_is_inside_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant withdraws its lease when another connection is handling a message at that
+    moment (here a PING held inside the daemon, which runs in this process for the test)."""
+    from parport.service import server
+    from parport.service.config import Config
+
+    inside, go_on = threading.Event(), threading.Event()
+    ping = server._OPERATIONS[server.p.OP_PING]
+
+    def held_ping(connection: Any, seq: int, args: list[Any]) -> None:
+        inside.set()
+        assert go_on.wait(WAIT)
+        ping(connection, seq, args)
+
+    monkeypatch.setitem(server._OPERATIONS, server.p.OP_PING, held_ping)
+    daemon = server.Daemon(Config(socket=str(tmp_path / "parportd.sock")))
+    daemon.start()
+    serving = threading.Thread(target=daemon.serve_forever)
+    serving.start()
+    try:
+        with (
+            parport.connect(daemon.config.socket) as bus,
+            parport.connect(daemon.config.socket) as other,
+        ):
+            handle = bus.create_file("LPT1.4")
+            pinging = threading.Thread(target=other.driver.ping)
+            pinging.start()
+            assert inside.wait(WAIT)
+            for code in (LOCK, UNLOCK):
+                assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
+            assert handle.file.lease is None  # the other connection was busy
+            go_on.set()
+            pinging.join(WAIT)
+            for code in (LOCK, UNLOCK):
+                assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
+            assert handle.file.lease is not None
+            handle.close()
+    finally:
+        go_on.set()
+        daemon.request_stop()
+        serving.join(WAIT)
+        daemon.close()

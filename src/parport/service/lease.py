@@ -192,27 +192,30 @@ class _Lease(NamedTuple):
 class Leases:
     """The daemon's leases, and the activity that ends them (see the module docstring).
 
-    Every message, and every connection's cleanup, runs between :meth:`enter` and
-    :meth:`leave`; :meth:`enter` revokes every lease first. A lease is granted only inside the
-    one message being handled."""
+    Whoever begins to handle something — a message, a connection's cleanup — marks itself busy,
+    then ends every lease if there is any (:meth:`end`). A grant records the lease, then asks
+    ``quiet()`` whether anybody else is busy (or anything pending), and withdraws the lease if
+    so. Either the grant sees the other's mark, or the other sees the recorded lease and ends it
+    (waiting for the grant to finish): under the GIL every thread sees attribute writes in one
+    order. This keeps the per-message cost to a flag and a look at :attr:`held`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._busy = 0  # messages being handled
-        self._held: dict[tuple[object, int], _Lease] = {}
+        self.held: dict[tuple[object, int], _Lease] = {}
+        self.closed = False  # the daemon is shutting down: no more grants
 
     def __len__(self) -> int:
-        return len(self._held)
+        return len(self.held)
 
-    def enter(self) -> None:
+    def end(self) -> None:
+        """End every lease (the client's lock is real from now on, or is undone)."""
         with self._lock:
-            self._busy += 1
-            if self._held:
-                self._revoke()
+            self._revoke()
 
-    def leave(self) -> None:
+    def close(self) -> None:
         with self._lock:
-            self._busy -= 1
+            self.closed = True
+            self._revoke()
 
     def grant(
         self,
@@ -222,18 +225,23 @@ class Leases:
         unlock: Callable[[], None],
         quiet: Callable[[], bool],
     ) -> bool:
-        """Lease ``slot`` of ``owner``'s file if the message being handled is the only one and
-        ``quiet()`` (nothing else pending anywhere, the unlock silent) holds; False otherwise."""
+        """Lease ``slot`` of ``owner``'s file if ``quiet()`` — nobody else busy, nothing else
+        pending anywhere, the unlock silent — holds once the lease is recorded; False
+        otherwise."""
+        key = (owner, slot)
         with self._lock:
-            if self._busy != 1 or (owner, slot) in self._held or not quiet():
+            if self.closed or key in self.held:
+                return False
+            self.held[key] = _Lease(view, slot, unlock)  # first: see the class docstring
+            if not quiet():
+                del self.held[key]
                 return False
             view.grant(slot)
-            self._held[owner, slot] = _Lease(view, slot, unlock)
             return True
 
     def _revoke(self) -> None:
-        for key in list(self._held):
-            lease = self._held.pop(key)
+        for key in list(self.held):
+            lease = self.held.pop(key)
             try:
                 locked = lease.view.revoke(lease.slot)
             except OSError:

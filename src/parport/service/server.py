@@ -187,6 +187,7 @@ class Connection:
         self._dead = False  # nothing more goes out
         self._ending = False  # the reader is cleaning up
         self.lease_view: LeaseView | None = None  # the client's lease file (lease.py)
+        self.inside = False  # handling a message, or cleaning up (lease.py, Leases)
         self._slots: dict[int, int] = {}  # handle → its byte in the lease file
         self.thread = threading.Thread(target=self._run, name="parportd connection", daemon=True)
 
@@ -341,45 +342,45 @@ class Connection:
         return True
 
     def _handle(self, payload: bytes) -> None:
-        leases = self.daemon.leases
-        leases.enter()  # ends every lease first: whatever this is, it may see the port
+        # Busy first, then every lease ends: whatever this is, it may see the port (lease.py).
+        self.inside = True
         try:
-            self._handle_message(payload)
+            leases = self.daemon.leases
+            if leases.held:
+                leases.end()
+            try:
+                message = p.decode(payload)
+            except ValueError as exc:
+                self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
+                return
+            # op and seq are 32-bit numbers (msgpack gives exact ints; a boolean is not one).
+            if (
+                type(message) is not list
+                or len(message) < 2
+                or type(message[0]) is not int
+                or type(message[1]) is not int
+                or not 0 <= message[0] <= 0xFFFFFFFF
+                or not 0 <= message[1] <= 0xFFFFFFFF
+            ):
+                self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
+                return
+            op, seq, args = message[0], message[1], message[2:]
+            handler = _OPERATIONS.get(op)
+            if handler is None:
+                self._error(seq, nt.STATUS_INVALID_PARAMETER, f"unknown operation {op}")
+                return
+            try:
+                handler(self, seq, args)
+            except _RefusedError as refused:
+                if op == p.OP_SUBMIT:
+                    self._error(seq, refused.status, refused.message)
+                else:
+                    self._reply(seq, refused.message, refused.status)
+            except Exception:
+                log.exception("%r: %s failed", self, p.OP_NAMES_BY_CODE.get(op, op))
+                self._error(seq, nt.STATUS_UNSUCCESSFUL, "the daemon failed on this request")
         finally:
-            leases.leave()
-
-    def _handle_message(self, payload: bytes) -> None:
-        try:
-            message = p.decode(payload)
-        except ValueError as exc:
-            self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
-            return
-        # op and seq are 32-bit numbers (msgpack gives exact ints; a boolean is not one).
-        if (
-            type(message) is not list
-            or len(message) < 2
-            or type(message[0]) is not int
-            or type(message[1]) is not int
-            or not 0 <= message[0] <= 0xFFFFFFFF
-            or not 0 <= message[1] <= 0xFFFFFFFF
-        ):
-            self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
-            return
-        op, seq, args = message[0], message[1], message[2:]
-        handler = _OPERATIONS.get(op)
-        if handler is None:
-            self._error(seq, nt.STATUS_INVALID_PARAMETER, f"unknown operation {op}")
-            return
-        try:
-            handler(self, seq, args)
-        except _RefusedError as refused:
-            if op == p.OP_SUBMIT:
-                self._error(seq, refused.status, refused.message)
-            else:
-                self._reply(seq, refused.message, refused.status)
-        except Exception:
-            log.exception("%r: %s failed", self, p.OP_NAMES_BY_CODE.get(op, op))
-            self._error(seq, nt.STATUS_UNSUCCESSFUL, "the daemon failed on this request")
+            self.inside = False
 
     # --- checks ---------------------------------------------------------------------------------
     def _trusted(self, what: str) -> None:
@@ -556,8 +557,10 @@ class Connection:
             with daemon._lock:
                 connections = list(daemon._connections)
             for connection in connections:
-                pending = connection.pending
-                if pending and (connection is not self or len(pending) != 1):
+                if connection is self:
+                    if len(connection.pending) != 1:  # this UNLOCK_PORT's own
+                        return False
+                elif connection.inside or connection.pending:
                     return False
             return True
 
@@ -699,12 +702,8 @@ class Connection:
 
     def goodbye(self, message: str) -> None:
         """The daemon is going away: release everything, tell the client, hang up."""
-        leases = self.daemon.leases
-        leases.enter()
-        try:
-            self.close_handles()
-        finally:
-            leases.leave()
+        self.daemon.leases.close()  # no lease begins from here, and every one ends
+        self.close_handles()
         self.send([p.MSG_GOODBYE, nt.STATUS_DELETE_PENDING, message])
         self.flush(SHUTDOWN_FLUSH_S)
         self._shutdown_socket()
@@ -718,12 +717,9 @@ class Connection:
             self._dead = True
             self._out.clear()
             self._out_cond.notify_all()
-        leases = self.daemon.leases
-        leases.enter()  # ends every lease (this client's first), and none begins meanwhile
-        try:
-            self.close_handles()
-        finally:
-            leases.leave()
+        self.inside = True  # for good: no lease begins while this cleans up
+        self.daemon.leases.end()
+        self.close_handles()
         self._shutdown_socket()
         self.sock.close()
         if self.lease_view is not None:
