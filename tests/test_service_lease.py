@@ -224,6 +224,21 @@ def test_killed_lease_holder(served: DaemonProcess, state: str) -> None:
         holder.kill()
 
 
+@pytest.mark.parametrize("name", ["LPT1", "LPT1.4"])
+def test_a_port_without_a_daisy_chain_leases_its_devices(tmp_path: Path, name: str) -> None:
+    with (
+        daemon(tmp_path, config_text(["emu:chain=printer"])) as process,
+        parport.connect(process.socket) as bus,
+    ):
+        handle = _leased(bus, name)
+        assert handle.file.lease is not None
+        sends = Sends(bus)
+        for code in (LOCK, UNLOCK, LOCK, UNLOCK):
+            assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
+        assert sends.count == 0
+        handle.close()
+
+
 def test_leases_can_be_turned_off(tmp_path: Path) -> None:
     with (
         daemon(tmp_path, config_text(leases=False)) as process,
