@@ -66,3 +66,16 @@ def until(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -> No
     while not condition():
         assert time.monotonic() < deadline, f"not {what} within {limit_s} s"
         pause.wait(0.001)
+
+
+def interrupt_routine(
+    handle: Any, isr: Callable[..., Any], check: Callable[..., Any], contexts: tuple[int, int]
+) -> bytes:
+    """A PARALLEL_INTERRUPT_SERVICE_ROUTINE (CONNECT_INTERRUPT's input) naming ``isr`` and the
+    deferred port check ``check`` through ``handle``'s tokens, with their two contexts."""
+    return nt.PARALLEL_INTERRUPT_SERVICE_ROUTINE(
+        InterruptServiceRoutine=handle.callbacks.token(isr),
+        InterruptServiceContext=contexts[0],
+        DeferredPortCheckRoutine=handle.callbacks.token(check),
+        DeferredPortCheckContext=contexts[1],
+    ).pack()

@@ -15,6 +15,7 @@ from driver_helpers import (
     command,
     emu,
     free,
+    interrupt_routine,
     status,
 )
 from parport import nt
@@ -305,14 +306,13 @@ def test_connect_interrupt_isr_and_deferred_check() -> None:
     b = bus("emu:chain=printer", enable_connect_interrupt=True)
     h = b.create_file(PORT)
     calls: list[str] = []
-    isr = h.callbacks.token(lambda interrupt, context: calls.append(f"isr {context}") or True)
-    check = h.callbacks.token(lambda context: calls.append(f"check {context}"))
-    request = nt.PARALLEL_INTERRUPT_SERVICE_ROUTINE(
-        InterruptServiceRoutine=isr,
-        InterruptServiceContext=42,
-        DeferredPortCheckRoutine=check,
-        DeferredPortCheckContext=7,
-    ).pack()
+    request = interrupt_routine(
+        h,
+        lambda interrupt, context: calls.append(f"isr {context}") or True,
+        lambda context: calls.append(f"check {context}"),
+        (42, 7),
+    )
+    isr = nt.PARALLEL_INTERRUPT_SERVICE_ROUTINE.unpack(request).InterruptServiceRoutine
     code = nt.IOCTL_INTERNAL_PARALLEL_CONNECT_INTERRUPT
     assert status(h.internal_device_control(code, request[:31], 32)) == nt.STATUS_BUFFER_TOO_SMALL
     assert status(h.internal_device_control(code, request, 31)) == nt.STATUS_BUFFER_TOO_SMALL

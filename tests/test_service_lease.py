@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import parport
+from driver_helpers import interrupt_routine
 from parport import nt
 from parport.service import lease
 from service_helpers import Child, DaemonProcess, config_text, daemon
@@ -491,13 +493,32 @@ def test_a_lease_is_recorded_before_the_look_and_ends_at_the_next_message(locked
     assert len(leases) == 0 and not grant(3)
 
 
+@contextmanager
+def _daemon_here(tmp_path: Path, specs: tuple[str, ...] = ("emu:",)) -> Iterator[Any]:
+    """parportd in this process (its internals within reach of the test)."""
+    from parport.service import server
+    from parport.service.config import Config, PortConfig
+
+    config = Config(socket=str(tmp_path / "parportd.sock"))
+    config.ports = [PortConfig(spec) for spec in specs]
+    running = server.Daemon(config)
+    running.start()
+    serving = threading.Thread(target=running.serve_forever)
+    serving.start()
+    try:
+        yield running
+    finally:
+        running.request_stop()
+        serving.join(WAIT)
+        running.close()
+
+
 def test_no_lease_while_another_connection_is_inside_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A grant withdraws its lease when another connection is handling a message at that
     moment (here a PING held inside the daemon, which runs in this process for the test)."""
     from parport.service import server
-    from parport.service.config import Config
 
     inside, go_on = threading.Event(), threading.Event()
     ping = server._OPERATIONS[server.p.OP_PING]
@@ -508,30 +529,89 @@ def test_no_lease_while_another_connection_is_inside_a_message(
         ping(connection, seq, args)
 
     monkeypatch.setitem(server._OPERATIONS, server.p.OP_PING, held_ping)
-    daemon = server.Daemon(Config(socket=str(tmp_path / "parportd.sock")))
-    daemon.start()
-    serving = threading.Thread(target=daemon.serve_forever)
-    serving.start()
-    try:
-        with (
-            parport.connect(daemon.config.socket) as bus,
-            parport.connect(daemon.config.socket) as other,
-        ):
+    with _daemon_here(tmp_path) as running:
+        path = running.config.socket
+        with parport.connect(path) as bus, parport.connect(path) as other:
             handle = bus.create_file("LPT1.4")
             pinging = threading.Thread(target=other.driver.ping)
             pinging.start()
-            assert inside.wait(WAIT)
-            for code in (LOCK, UNLOCK):
-                assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
-            assert handle.file.lease is None  # the other connection was busy
-            go_on.set()
-            pinging.join(WAIT)
+            try:
+                assert inside.wait(WAIT)
+                for code in (LOCK, UNLOCK):
+                    assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
+                assert handle.file.lease is None  # the other connection was busy
+            finally:
+                go_on.set()
+                pinging.join(WAIT)
             for code in (LOCK, UNLOCK):
                 assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
             assert handle.file.lease is not None
             handle.close()
-    finally:
-        go_on.set()
-        daemon.request_stop()
-        serving.join(WAIT)
-        daemon.close()
+
+
+def test_a_message_waits_for_the_lease_it_finds_ending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X's lease is ending (Y's message began it) and its deferred UNLOCK_PORT has not run yet:
+    Z's TryAllocatePort waits for it and finds the port free, as it is for everybody once X's
+    UNLOCK_PORT returned."""
+    revoking, go_on = threading.Event(), threading.Event()
+    revoke = lease.LeaseView.revoke
+
+    def slow_revoke(view: lease.LeaseView, slot: int) -> bool:
+        locked = revoke(view, slot)
+        revoking.set()
+        assert go_on.wait(WAIT)
+        return locked
+
+    monkeypatch.setattr(lease.LeaseView, "revoke", slow_revoke)
+    with _daemon_here(tmp_path) as running:
+        path = running.config.socket
+        with parport.connect(path) as x, parport.connect(path) as y, parport.connect(path) as z:
+            port = z.port
+            assert port.try_allocate()  # the callbacks fetched before the lease
+            port.free()
+            handle = _leased(x)
+            assert handle.file.lease is not None
+            ping = threading.Thread(target=y.driver.ping)
+            ping.start()
+            assert revoking.wait(WAIT)
+            tried: list[bool] = []
+            trying = threading.Thread(target=lambda: tried.append(port.try_allocate()))
+            trying.start()
+            # Z's call is in the daemon (two connections busy: Y's and Z's), and waits there.
+            deadline = time.monotonic() + WAIT
+            while sum(c.inside for c in list(running._connections)) < 2:
+                assert time.monotonic() < deadline, "Z's call never reached the daemon"
+            assert tried == []
+            go_on.set()
+            ping.join(WAIT)
+            trying.join(WAIT)
+            assert tried == [True]
+            port.free()
+            handle.close()
+
+
+def test_no_lease_when_freeing_the_port_calls_somebody(tmp_path: Path) -> None:
+    """With an interrupt routine connected, the port's release runs its deferred port check:
+    an UNLOCK_PORT must free the port at once, so that the check runs."""
+    config = config_text(["emu:chain=printer"], options={"enable_connect_interrupt": True})
+    with daemon(tmp_path, config) as process, parport.connect(process.socket) as bus:
+        port = bus.create_file(PORT)
+        checked = threading.Event()
+        request = interrupt_routine(
+            port, lambda interrupt, context: False, lambda context: checked.set(), (1, 2)
+        )
+        code = nt.IOCTL_INTERNAL_PARALLEL_CONNECT_INTERRUPT
+        assert port.internal_device_control(code, request, 32).status == nt.STATUS_SUCCESS
+        handle = _leased(bus)
+        assert handle.file.lease is None
+        assert checked.wait(WAIT)  # the UNLOCK_PORT freed the port, with nobody waiting
+        checked.clear()
+        assert handle.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
+        assert handle.internal_device_control(UNLOCK).status == nt.STATUS_SUCCESS
+        assert checked.wait(WAIT)
+        disconnect = nt.IOCTL_INTERNAL_PARALLEL_DISCONNECT_INTERRUPT
+        assert port.internal_device_control(disconnect, request).status == nt.STATUS_SUCCESS
+        handle.close()
+        port.close()

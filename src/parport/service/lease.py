@@ -164,10 +164,12 @@ class LeaseView:
 
 
 def unlock_is_silent(device: object) -> bool:
-    """Whether an UNLOCK_PORT of ``device`` now would only free the port: the device holds a
-    lock, needs no selection on the wire (the end-of-chain device, a plain port's device),
-    nothing is selected, no IEEE 1284 session runs, nobody waits for the port, and the device
-    has no other work."""
+    """Whether an UNLOCK_PORT of ``device`` now would only free the port, unseen: the device
+    holds a lock, needs no selection on the wire (the end-of-chain device, a plain port's
+    device), nothing is selected, no IEEE 1284 session runs, nobody waits for the port, the
+    device has no other work, and freeing the port calls nobody (no claim to give back to the
+    system, as a ppdev port shared with other programs has; no deferred port check of a
+    connected interrupt routine)."""
     if type(device) is not ParallelDevice and not isinstance(device, ParallelDevice):
         return False
     port = device.port
@@ -179,6 +181,7 @@ def unlock_is_silent(device: object) -> bool:
         and port.selection is None
         and not port.session.connected
         and port.arbiter.query_num_waiters() == 0
+        and port.arbiter.on_free is None
         and device.work.idle
     )
 
@@ -240,15 +243,18 @@ class Leases:
             return True
 
     def _revoke(self) -> None:
-        for key in list(self.held):
-            lease = self.held.pop(key)
+        # A lease leaves :attr:`held` only once it is over — its deferred UNLOCK_PORT run: a
+        # message that begins meanwhile finds it there and waits (``end`` takes the lock), so it
+        # never sees the lock of a client that is already unlocked.
+        for key, lease in list(self.held.items()):
             try:
                 locked = lease.view.revoke(lease.slot)
             except OSError:
                 log.exception("revoking a lease failed; the lock stays")
-                continue
+                locked = True
             if not locked:
                 try:
                     lease.unlock()
                 except Exception:
                     log.exception("the UNLOCK_PORT a lease stood for failed")
+            del self.held[key]
