@@ -7,6 +7,7 @@ its own lease file, as separate processes have) or child processes where a kill 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import threading
@@ -260,22 +261,26 @@ def test_the_client_can_do_without(served: DaemonProcess, monkeypatch: pytest.Mo
 
 
 def test_a_bad_lease_file_is_refused_and_nothing_else(tmp_path: Path) -> None:
-    """A descriptor that is not a sealed memfd of the right size (here a pipe, then an
-    unsealed file) gets no leases; the connection works."""
+    """A descriptor that is not a sealed memfd of the right size the daemon can write (here a
+    pipe, an unsealed file, a file sealed against writing) gets no leases; the connection
+    works."""
     import socket
 
     from parport.service import protocol as p
 
     with daemon(tmp_path) as process:
-        for make in ("pipe", "unsealed"):
+        for make in ("pipe", "unsealed", "write-sealed"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.connect(process.socket)
             if make == "pipe":
                 read, write = os.pipe()
                 offered = [read, write]
             else:
-                fd = os.memfd_create("x")
+                fd = os.memfd_create("x", os.MFD_ALLOW_SEALING if make == "write-sealed" else 0)
                 os.ftruncate(fd, lease.LEASE_BYTES)
+                if make == "write-sealed":  # the daemon could not write its byte
+                    seals = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals | fcntl.F_SEAL_SEAL)
                 offered = [fd]
             socket.send_fds(sock, [p.handshake_request()], offered)
             for fd in offered:
@@ -289,7 +294,9 @@ def test_a_bad_lease_file_is_refused_and_nothing_else(tmp_path: Path) -> None:
                 sock.sendall(p.frame([p.OP_SUBMIT, seq, handle, 0x0F, code, b"", 0]))
                 assert p.decode(p.read_frame(sock) or b"") == [p.MSG_COMPLETE, seq, 0, 0, b""]
             sock.close()
-        assert "lease file" in process.text()
+        text = process.text()
+        assert "not a 4096-byte file" in text and "is not sealed;" in text, text
+        assert "sealed against writing" in text, text
 
 
 def test_threads_of_many_connections_never_share_the_port(served: DaemonProcess) -> None:
@@ -491,6 +498,18 @@ def test_a_lease_is_recorded_before_the_look_and_ends_at_the_next_message(locked
     assert grant(2)
     leases.close()  # the daemon shuts down: every lease ends, none begins
     assert len(leases) == 0 and not grant(3)
+
+
+def test_a_lease_the_file_cannot_take_is_not_granted() -> None:
+    leases = lease.Leases()
+    view: Any = _View(False)
+
+    def refuse(slot: int) -> None:
+        raise PermissionError("sealed")
+
+    view.grant = refuse
+    assert not leases.grant(object(), view, 1, lambda: None, lambda: True)
+    assert len(leases) == 0  # the UNLOCK_PORT runs as if there were no lease file
 
 
 @contextmanager

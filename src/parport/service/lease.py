@@ -49,6 +49,7 @@ LEASE_BYTES: Final = 4096  # one byte per slot; slots are handles, at most MAX_H
 GRANTED: Final = b"\x00"
 REVOKED: Final = b"\x01"
 _SEALS: Final = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+_WRITE_SEALS: Final = 0x0008 | 0x0010  # F_SEAL_WRITE, F_SEAL_FUTURE_WRITE: the daemon must write
 # struct flock on 64-bit Linux: l_type, l_whence, (pad), l_start, l_len, l_pid, (pad).
 _FLOCK: Final = struct.Struct("hhqqi4x")
 
@@ -133,6 +134,9 @@ class LeaseView:
             seals = fcntl.fcntl(received, fcntl.F_GET_SEALS)
             if seals & _SEALS != _SEALS:
                 log.info("a client's lease file is not sealed; no leases")
+                return None
+            if seals & _WRITE_SEALS:
+                log.info("a client's lease file is sealed against writing; no leases")
                 return None
             fd = os.open(f"/proc/self/fd/{received}", os.O_RDWR | os.O_CLOEXEC)
         except OSError as exc:
@@ -239,7 +243,12 @@ class Leases:
             if not quiet():
                 del self.held[key]
                 return False
-            view.grant(slot)
+            try:
+                view.grant(slot)
+            except OSError as exc:
+                del self.held[key]
+                log.warning("a lease could not be granted (%s); the UNLOCK_PORT runs", exc)
+                return False
             return True
 
     def _revoke(self) -> None:
