@@ -38,7 +38,7 @@ from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
 from . import protocol as p
 from .config import default_socket_path
-from .lease import LeaseFile, supported
+from .lease import LEASE_BYTES, LeaseFile, supported
 
 __all__ = [
     "DaemonAccessError",
@@ -947,7 +947,7 @@ class DaemonBus(Closing):
             log.warning("parportd sent an unknown message %r", kind)
 
     def _lease_begin(self, file: Any, slot: Any) -> None:
-        if not isinstance(file, RemoteFile) or type(slot) is not int or not 0 <= slot < 4096:
+        if not isinstance(file, RemoteFile) or type(slot) is not int or not 0 <= slot < LEASE_BYTES:
             log.warning("parportd sent a lease it cannot give (%r)", slot)
             return
         with self._lease_lock:
