@@ -207,6 +207,20 @@ def test_callbacks_with_arguments_they_cannot_take(tmp_path: Path) -> None:
     assert "Traceback" not in served.text()
 
 
+@contextlib.contextmanager
+def _behind_a_lock(tmp_path: Path) -> Iterator[tuple[Any, parport.Bus, Any]]:
+    """A daemon; another client's handle holding LPT1.1's lock; a second client and its LPT1.0
+    handle, whose LOCK_PORT will wait behind that lock."""
+    with (
+        daemon(tmp_path) as served,
+        parport.connect(served.socket) as holder,
+        parport.connect(served.socket) as second,
+    ):
+        held = holder.create_file("LPT1.1")
+        assert held.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
+        yield held, second, second.create_file("LPT1.0")
+
+
 def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
     tmp_path: Path,
 ) -> None:
@@ -215,14 +229,7 @@ def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
     milliseconds; once it ends, the pump reads again: a completion nobody waits for still runs
     its callback."""
 
-    with (
-        daemon(tmp_path) as served,
-        parport.connect(served.socket) as holder,
-        parport.connect(served.socket) as waiter,
-    ):
-        held = holder.create_file("LPT1.1")
-        assert held.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
-        h = waiter.create_file("LPT1.0")
+    with _behind_a_lock(tmp_path) as (held, waiter, h):
         results: list[int] = []
         blocked = threading.Thread(
             target=lambda: results.append(
@@ -241,6 +248,90 @@ def test_a_long_wait_parks_the_clients_pump_and_completions_still_arrive_after(
         irp.add_done_callback(lambda _: arrived.set())
         assert arrived.wait(30), "no thread waits: the pump must read the completion"
         assert irp.result == nt.IoStatus(nt.STATUS_SUCCESS, 0)
+        h.close()
+        held.close()
+
+
+class _PausingLock:
+    """A lock that holds one thread back at one of its acquisitions until told to go on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.thread: int | None = None
+        self.at = 0  # which acquisition by ``thread`` waits (1 = its first)
+        self.reached = threading.Event()
+        self.go_on = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if threading.get_ident() == self.thread:
+            self.at -= 1
+            if self.at == 0:
+                self.reached.set()
+                assert self.go_on.wait(30)
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_reply_read_by_another_thread_just_before_its_waiter_sleeps_wakes_it(
+    tmp_path: Path,
+) -> None:
+    """Two threads share a connection: R reads (it waits for a LOCK_PORT queued behind another
+    client's lock); W waits for its own reply. W has seen no result and is about to sleep when
+    R reads W's reply and looks whether anybody sleeps — nobody yet. W must still see its
+    reply (the lost wake-up kept it asleep until R's own request ended)."""
+    with _behind_a_lock(tmp_path) as (held, shared, h):
+        client: Any = shared.driver
+        lock = _PausingLock()
+        client._state_lock = lock
+        client._state = threading.Condition(lock)  # type: ignore[arg-type]
+        read_one = client._read_one
+        first = [True]
+
+        def read_when_w_is_about_to_sleep(deadline: float | None) -> bool:
+            if first[0]:  # R's first frame is W's reply: read it once W has looked for it
+                first[0] = False
+                assert lock.reached.wait(30)
+                done = read_one(deadline)  # W's reply dispatched; nobody counted asleep
+                lock.go_on.set()
+                return done
+            return read_one(deadline)
+
+        client._read_one = read_when_w_is_about_to_sleep
+        r_results: list[int] = []
+        reader = threading.Thread(
+            target=lambda: r_results.append(
+                h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT, timeout=60).status
+            )
+        )
+        reader.start()
+        until(lambda: client._reading == reader.ident, "R reads")
+        w_results: list[list[str]] = []
+
+        def w() -> None:
+            lock.thread, lock.at = threading.get_ident(), 2  # its take before sleeping
+            w_results.append(shared.names())
+
+        writer = threading.Thread(target=w)
+        writer.start()
+        writer.join(10)
+        try:
+            assert not writer.is_alive(), "W slept through its reply"
+            assert w_results and "LPT1.0" in w_results[0]
+            assert r_results == []  # R still waits: nothing else could have woken W
+        finally:
+            lock.go_on.set()
+            assert held.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT).status == 0
+            reader.join(30)
+            writer.join(30)
+        assert r_results == [nt.STATUS_SUCCESS]
+        h.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT)
         h.close()
         held.close()
 

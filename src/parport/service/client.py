@@ -786,7 +786,11 @@ class DaemonBus(Closing):
                         return
                     self._blocked += 1
                     try:
-                        state.wait(remaining)
+                        # Looked at again once counted: the reader sets a result, then looks at
+                        # the count to notify (_read_one). One of the two sees the other; a look
+                        # before the count could miss a result set since, and sleep through it.
+                        if waitable._result is None and self._lost is None:
+                            state.wait(remaining)
                     finally:
                         self._blocked -= 1
             if reads:
