@@ -40,9 +40,11 @@ WAIT = 30.0
 GRANT_WITHIN_S = 0.100
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    with daemon(tmp_path_factory.mktemp("lease")) as process:
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A daemon of the test's own: no other test's connections, still being cleaned up, can
+    keep it from granting a lease or end one."""
+    with daemon(tmp_path) as process:
         yield process
 
 
@@ -61,13 +63,33 @@ class Sends:
         driver._send = counted
 
 
-def _leased(bus: parport.Bus, name: str = "LPT1.4") -> Any:
-    """A handle of ``name`` whose lock is leased: one LOCK_PORT and UNLOCK_PORT through the
-    daemon while nothing else happens."""
+def _paired(bus: parport.Bus, name: str = "LPT1.4") -> Any:
+    """A handle of ``name`` after one LOCK_PORT and UNLOCK_PORT through the daemon."""
     handle = bus.create_file(name)
-    assert handle.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
-    assert handle.internal_device_control(UNLOCK).status == nt.STATUS_SUCCESS
+    for code in (LOCK, UNLOCK):
+        assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
     return handle
+
+
+def _leased(bus: parport.Bus, name: str = "LPT1.4") -> Any:
+    """A handle of ``name`` whose lock is leased (see :func:`_lease`)."""
+    handle = bus.create_file(name)
+    _lease(handle)
+    return handle
+
+
+def _lease(handle: Any) -> None:
+    """LOCK_PORT and UNLOCK_PORT until the handle is leased: a pair with a lease still good
+    stays local; one with a lease found revoked, or none, goes to the daemon, whose answer to
+    the UNLOCK_PORT is a lease unless something else is going on there — such as the cleanup of
+    another test's connection that has just closed (bounded)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        for code in (LOCK, UNLOCK):
+            assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
+        if handle.file.lease is not None:
+            return
+        assert time.monotonic() < deadline, "the daemon granted no lease"
 
 
 def test_uncontended_pairs_send_nothing(served: DaemonProcess) -> None:
@@ -99,7 +121,7 @@ def test_uncontended_pairs_send_nothing(served: DaemonProcess) -> None:
 def test_a_device_selected_on_the_wire_gets_no_lease(served: DaemonProcess) -> None:
     with parport.connect(served.socket) as bus:
         chain = bus.hardware.chain
-        handle = _leased(bus, "LPT1.0")
+        handle = _paired(bus, "LPT1.0")
         assert handle.file.lease is None
         assert handle.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
         assert chain[0].selected
@@ -136,11 +158,11 @@ def test_other_connections_see_every_step(served: DaemonProcess) -> None:
         handle = bus.create_file("LPT1.4")
         port = other.create_file(PORT)
         for _ in range(3):
-            _relock(handle)  # LOCK_PORT and UNLOCK_PORT through the daemon: leased
+            _lease(handle)  # LOCK_PORT and UNLOCK_PORT through the daemon: leased
             # Unlocked through the lease: another connection allocates at once.
             assert port.internal_device_control(ALLOCATE, timeout=WAIT).status == 0
             assert port.internal_device_control(FREE).status == nt.STATUS_SUCCESS
-            _relock(handle)
+            _lease(handle)
             # Locked through the lease: another connection's ALLOCATE waits until the unlock.
             sends.count = 0
             assert handle.internal_device_control(LOCK).status == nt.STATUS_SUCCESS
@@ -156,17 +178,6 @@ def test_other_connections_see_every_step(served: DaemonProcess) -> None:
         assert other.driver.check() == []
         port.close()
         handle.close()
-
-
-def _relock(handle: Any) -> None:
-    """LOCK_PORT and UNLOCK_PORT through the daemon (a lease the client still believes in is
-    found revoked on the way), which leaves the handle leased."""
-    for code in (LOCK, UNLOCK):
-        assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
-    if handle.file.lease is None:
-        for code in (LOCK, UNLOCK):
-            assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
-    assert handle.file.lease is not None
 
 
 def test_closing_a_handle_locked_through_its_lease_frees_the_port(served: DaemonProcess) -> None:
@@ -191,9 +202,11 @@ HOLDER = """
     from parport import nt
     bus = parport.connect(sys.argv[1])
     h = bus.create_file("LPT1.4")
-    for _ in range(2):
+    for _ in range(10000):  # until leased (another connection's cleanup may be under way)
         assert h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
         assert h.internal_device_control(nt.IOCTL_INTERNAL_UNLOCK_PORT).status == 0
+        if h.file.lease is not None:
+            break
     assert h.file.lease is not None
     if sys.argv[2] == "locked":
         assert h.internal_device_control(nt.IOCTL_INTERNAL_LOCK_PORT).status == 0
@@ -247,7 +260,7 @@ def test_leases_can_be_turned_off(tmp_path: Path) -> None:
         daemon(tmp_path, config_text(leases=False)) as process,
         parport.connect(process.socket) as bus,
     ):
-        handle = _leased(bus)
+        handle = _paired(bus)
         assert handle.file.lease is None
         handle.close()
 
@@ -255,7 +268,7 @@ def test_leases_can_be_turned_off(tmp_path: Path) -> None:
 def test_the_client_can_do_without(served: DaemonProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARPORT_LEASES", "0")
     with parport.connect(served.socket) as bus:
-        handle = _leased(bus)
+        handle = _paired(bus)
         assert handle.file.lease is None
         handle.close()
 
@@ -562,9 +575,7 @@ def test_no_lease_while_another_connection_is_inside_a_message(
             finally:
                 go_on.set()
                 pinging.join(WAIT)
-            for code in (LOCK, UNLOCK):
-                assert handle.internal_device_control(code).status == nt.STATUS_SUCCESS
-            assert handle.file.lease is not None
+            _lease(handle)  # once the PING is over (its reply may overtake its end)
             handle.close()
 
 
@@ -623,7 +634,7 @@ def test_no_lease_when_freeing_the_port_calls_somebody(tmp_path: Path) -> None:
         )
         code = nt.IOCTL_INTERNAL_PARALLEL_CONNECT_INTERRUPT
         assert port.internal_device_control(code, request, 32).status == nt.STATUS_SUCCESS
-        handle = _leased(bus)
+        handle = _paired(bus)
         assert handle.file.lease is None
         assert checked.wait(WAIT)  # the UNLOCK_PORT freed the port, with nobody waiting
         checked.clear()
