@@ -2,24 +2,25 @@
 
 A client offers a small shared file at the handshake (a sealed memfd passed with SCM_RIGHTS).
 When an UNLOCK_PORT arrives while the daemon is otherwise idle — no other message being handled,
-no request pending on any connection, nobody waiting for the port, and nothing the unlock would
-do on the wire (a device that needs no selection, no IEEE 1284 session, nothing selected) — the
-daemon keeps the lock and hands the handle a *lease* on one byte of that file instead. The client
-then locks and unlocks on its own:
+no request pending on any connection, nobody waiting for the port — and the unlock would only
+free the port, unseen (:func:`unlock_is_silent`: nothing on the wire, nobody called), the daemon
+keeps the lock and hands the handle a *lease* on one byte of that file instead (docs/protocol.md,
+"Leases"). The client then locks and unlocks on its own:
 
 * the client is *logically locked* exactly while it holds an OFD write lock on its byte (the
   kernel drops it when the client dies);
 * the byte itself says whether the lease is still good: 0 granted, 1 revoked (the daemon writes
   it; the client only reads it, after each lock or unlock).
 
-Before the daemon handles anything else — any message on any connection, a connection's end,
-its own shutdown — it revokes every lease: it writes 1, then looks whether the client holds its
-byte. Held: the client is locked, and the lock the daemon kept is real from now on. Not held: the
-client is unlocked, and the daemon runs the deferred UNLOCK_PORT. A client that sees 1 after a
-lock or an unlock gives up the lease and sends that request to the daemon (a lock the daemon
-finds already there succeeds; an unlock of a lock the daemon already undid succeeds touching
-nothing). The two record-lock system calls order the byte's write and read on both sides, so
-no request anybody makes can see the lease's state between the client's steps.
+Before the daemon handles anything else — any message on any connection, a connection's end, its
+own shutdown — it revokes every lease (:class:`Leases`; a message that finds one ending waits for
+it): it writes 1, then looks whether the client holds its byte. Held: the client is locked, and the
+lock the daemon kept is real from now on. Not held: the client is unlocked, and the daemon runs the
+deferred UNLOCK_PORT. A client that sees 1 after a lock or an unlock gives up the lease and sends
+that request to the daemon (a lock the daemon finds already there succeeds; an unlock of a lock the
+daemon already undid succeeds touching nothing). The two record-lock system calls order the byte's
+write and read on both sides, so no request anybody makes can see the lease's state between the
+client's steps.
 
 Nobody else can tell a lease from the UNLOCK_PORT it stands for: every observer is a message,
 and a message ends the lease first.
