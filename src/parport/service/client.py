@@ -365,6 +365,14 @@ class RemoteHandle(Closing):
             nt.IRP_MJ_SET_INFORMATION, 0, info_class.to_bytes(4, "little") + data, 0
         )
 
+    def _by_lease(self, code: int, input: bytes, output_length: int) -> bool:
+        """Whether this is a LOCK_PORT or UNLOCK_PORT (no buffers) done through the handle's
+        lease, without the daemon (lease.py)."""
+        if code in _LOCKS and not input and not output_length:
+            file = self.file
+            return file.lease is not None and file.bus._leased(file, code)
+        return False
+
     def _unwaited(self, irp: nt.Irp) -> nt.Irp:
         """A request handed to the caller, who may never wait for it: its completion must be
         read even if no thread waits (the pump, asleep through a long wait, is woken)."""
@@ -375,14 +383,13 @@ class RemoteHandle(Closing):
         self, code: int, input: bytes = b"", output_length: int = 0
     ) -> nt.Irp:
         """Send an IRP_MJ_INTERNAL_DEVICE_CONTROL request; returns at once."""
-        if code in _LOCKS and not input and not output_length:
+        if self._by_lease(code, input, output_length):
             file = self.file
-            if file.lease is not None and file.bus._leased(file, code):
-                irp = RemoteIrp._trusted(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, b"", 0, file)
-                irp.bus = file.bus
-                irp.seq = 0
-                irp.complete(nt.STATUS_SUCCESS)
-                return irp
+            irp = RemoteIrp._trusted(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, b"", 0, file)
+            irp.bus = file.bus
+            irp.seq = 0
+            irp.complete(nt.STATUS_SUCCESS)
+            return irp
         return self._unwaited(
             self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length)
         )
@@ -419,10 +426,8 @@ class RemoteHandle(Closing):
     def internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
-        if code in _LOCKS and not input and not output_length:
-            file = self.file
-            if file.lease is not None and file.bus._leased(file, code):
-                return _DONE
+        if self._by_lease(code, input, output_length):
+            return _DONE
         return self._finish(
             self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length), timeout
         )

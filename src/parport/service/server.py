@@ -520,6 +520,7 @@ class Connection:
 
         if (
             code == nt.IOCTL_INTERNAL_UNLOCK_PORT
+            and major == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
             and self.lease_view is not None
             and not data
             and not output_length
@@ -542,7 +543,7 @@ class Connection:
         free the port and the daemon has nothing else to do; False to run it."""
         view = self.lease_view
         device = opened.handle.device
-        if view is None or irp.major_function != nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+        if view is None:
             return False
         slot = self._slots.get(handle_id)
         if slot is None:
