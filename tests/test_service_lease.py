@@ -549,24 +549,25 @@ def test_no_lease_while_another_connection_is_inside_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A grant withdraws its lease when another connection is handling a message at that
-    moment (here a PING held inside the daemon, which runs in this process for the test)."""
+    moment (here a CHECK, which runs on a thread of its own, held inside the daemon, which runs
+    in this process for the test)."""
     from parport.service import server
 
     inside, go_on = threading.Event(), threading.Event()
-    ping = server._OPERATIONS[server.p.OP_PING]
+    check = server._OPERATIONS[server.p.OP_CHECK]
 
-    def held_ping(connection: Any, seq: int, args: list[Any]) -> None:
+    def held_check(connection: Any, seq: int, args: list[Any]) -> None:
         inside.set()
         assert go_on.wait(WAIT)
-        ping(connection, seq, args)
+        check(connection, seq, args)
 
-    monkeypatch.setitem(server._OPERATIONS, server.p.OP_PING, held_ping)
+    monkeypatch.setitem(server._OPERATIONS, server.p.OP_CHECK, held_check)
     with _daemon_here(tmp_path) as running:
         path = running.config.socket
         with parport.connect(path) as bus, parport.connect(path) as other:
             handle = bus.create_file("LPT1.4")
-            pinging = threading.Thread(target=other.driver.ping)
-            pinging.start()
+            checking = threading.Thread(target=other.driver.check)
+            checking.start()
             try:
                 assert inside.wait(WAIT)
                 for code in (LOCK, UNLOCK):
@@ -574,17 +575,17 @@ def test_no_lease_while_another_connection_is_inside_a_message(
                 assert handle.file.lease is None  # the other connection was busy
             finally:
                 go_on.set()
-                pinging.join(WAIT)
-            _lease(handle)  # once the PING is over (its reply may overtake its end)
+                checking.join(WAIT)
+            _lease(handle)  # once the CHECK is over (its reply may overtake its end)
             handle.close()
 
 
 def test_a_message_waits_for_the_lease_it_finds_ending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """X's lease is ending (Y's message began it) and its deferred UNLOCK_PORT has not run yet:
-    Z's TryAllocatePort waits for it and finds the port free, as it is for everybody once X's
-    UNLOCK_PORT returned."""
+    """X's lease is ending (Y's message, a CHECK on a thread of its own, began it) and its
+    deferred UNLOCK_PORT has not run yet: Z's TryAllocatePort waits for it and finds the port
+    free, as it is for everybody once X's UNLOCK_PORT returned."""
     revoking, go_on = threading.Event(), threading.Event()
     revoke = lease.LeaseView.revoke
 
@@ -603,8 +604,8 @@ def test_a_message_waits_for_the_lease_it_finds_ending(
             port.free()
             handle = _leased(x)
             assert handle.file.lease is not None
-            ping = threading.Thread(target=y.driver.ping)
-            ping.start()
+            checking = threading.Thread(target=y.driver.check)
+            checking.start()
             assert revoking.wait(WAIT)
             tried: list[bool] = []
             trying = threading.Thread(target=lambda: tried.append(port.try_allocate()))
@@ -615,7 +616,7 @@ def test_a_message_waits_for_the_lease_it_finds_ending(
                 assert time.monotonic() < deadline, "Z's call never reached the daemon"
             assert tried == []
             go_on.set()
-            ping.join(WAIT)
+            checking.join(WAIT)
             trying.join(WAIT)
             assert tried == [True]
             port.free()

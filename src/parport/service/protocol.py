@@ -279,11 +279,51 @@ class FrameReader:
             self.unread += self._view[:count]
         if not self._fill(_LENGTH.size):
             return None
+        length = self._length()
+        if not self._fill(_LENGTH.size + length):
+            raise ProtocolError("the stream ended inside a frame")
+        return self._cut(length)
+
+    # --- without waiting (the daemon's loop) ------------------------------------------------------
+    def receive(self) -> bool:
+        """One ``recv`` of what has arrived, never waiting; False at the end of the stream
+        between frames (an end inside one raises :class:`ProtocolError`). A frame length out of
+        bounds is refused as soon as its header is in, before its bytes are buffered."""
+        try:
+            count = self.sock.recv_into(self._view, 0, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        if not count:
+            if len(self.unread) > self._start:
+                raise ProtocolError("the stream ended inside a frame")
+            return False
+        if self._start:
+            del self.unread[: self._start]
+            self._start = 0
+        self.unread += self._view[:count]
+        if len(self.unread) >= _LENGTH.size:
+            self._length()
+        return True
+
+    def take(self) -> bytes | None:
+        """The next frame's payload if it has been read whole already, else None (nothing is
+        read)."""
+        if len(self.unread) - self._start < _LENGTH.size:
+            return None
+        length = self._length()
+        if len(self.unread) - self._start < _LENGTH.size + length:
+            return None
+        return self._cut(length)
+
+    def _length(self) -> int:
+        """The length of the frame whose header is at the front (checked against the limit)."""
         (length,) = _LENGTH.unpack_from(self.unread, self._start)
         if length == 0 or length > self.limit:
             raise ProtocolError(f"a frame length of {length} bytes is outside 1..{self.limit}")
-        if not self._fill(_LENGTH.size + length):
-            raise ProtocolError("the stream ended inside a frame")
+        return int(length)
+
+    def _cut(self, length: int) -> bytes:
+        """The payload of the frame at the front, taken off the buffer."""
         begin = self._start + _LENGTH.size
         payload = bytes(self.unread[begin : begin + length])
         self._start = begin + length

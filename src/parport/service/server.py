@@ -1,10 +1,18 @@
 """The parportd daemon: owns the ports, serves clients on a Unix socket (docs/daemon.md).
 
-One thread accepts connections; each connection has a thread that reads its frames and runs them
-in order (a submit returns at once: its completion is sent when it happens, from whichever
-thread completes it). What a connection opened is its own: when it drops — closed, crashed,
-killed — its handles are closed as ``Handle.close()`` closes them in-process (queued requests
-cancelled, a lock released, the device deselected, the port granted to the next waiter).
+One thread — the loop — accepts connections, reads every connection's frames and runs the
+messages that cannot wait for anything: a request submitted to a device (it returns at once; its
+completion is sent when it happens, from whichever thread completes it), a cancel, the
+information calls. A message that may wait (a close, a callback, a register script, any request
+to a port shared with the system, whose claim waits for the kernel) is handed to a thread of
+its own, and the connection's later messages run after it, in order, before the loop reads the
+connection again. Each new connection's handshake runs on a thread too. One thread for every
+connection's messages means no thread switch between them: under many clients the daemon does
+less work per request, not more.
+
+What a connection opened is its own: when it drops — closed, crashed, killed — its handles are
+closed as ``Handle.close()`` closes them in-process (queued requests cancelled, a lock
+released, the device deselected, the port granted to the next waiter).
 
 Sending never blocks the thread that completes a request: a frame goes straight into the socket
 when it fits, and otherwise waits in the connection's outbox for the connection's writer thread.
@@ -35,6 +43,7 @@ from ..driver import DeviceObject, Handle, ParallelBus, ParallelDevice, Parallel
 from . import protocol as p
 from .access import Peer, peer_of, user_mode_major
 from .config import AllowList, Config, PortConfig
+from .helpers import Helpers
 from .lease import Leases, LeaseView, unlock_is_silent
 
 __all__ = ["Daemon", "DaemonError"]
@@ -44,6 +53,7 @@ log = logging.getLogger(__name__)
 MAX_CLIENT_ROUTINES = 64  # client callables (OP_TOKEN) per connection
 MAX_RESCAN_WAIT_S = 60.0
 MAX_MESSAGE = 1000  # characters of a refusal's message
+BATCH = 32  # messages one connection runs in a turn of the loop before the others get theirs
 SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for a client to read what is left
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
@@ -164,6 +174,14 @@ class _ClientRoutine:
         self._notify("set", ())
 
 
+class Turn(enum.Enum):
+    """What the loop does with a connection after its turn (:meth:`Connection.serve`)."""
+
+    IDLE = "idle"  # read it again when bytes arrive
+    MORE = "more"  # whole messages are left: another turn soon, after the others
+    GONE = "gone"  # a thread has it now (a message that may wait, or its cleanup)
+
+
 class Connection:
     """One client: its handles and requests, its reader and (when needed) writer thread."""
 
@@ -185,11 +203,16 @@ class Connection:
         self._writing = False
         self._writer: threading.Thread | None = None
         self._dead = False  # nothing more goes out
-        self._ending = False  # the reader is cleaning up
+        self._ending = False  # the connection is being cleaned up
+        self._ended = False  # _end has run (or is running)
+        self._end_lock = threading.Lock()
+        self._reader: p.FrameReader | None = None  # once the handshake is over
         self.lease_view: LeaseView | None = None  # the client's lease file (lease.py)
         self.inside = False  # handling a message, or cleaning up (lease.py, Leases)
         self._slots: dict[int, int] = {}  # handle → its byte in the lease file
-        self.thread = threading.Thread(target=self._run, name="parportd connection", daemon=True)
+        # Clear while a thread works for the connection apart from the loop (helpers.py): its
+        # handshake, a message that may wait (and the messages after it), or its cleanup.
+        self._settled = threading.Event()
 
     def __repr__(self) -> str:
         return f"<connection {self.peer or 'handshaking'}>"
@@ -284,17 +307,47 @@ class Connection:
         self.send([p.MSG_ERROR, seq, status, message])
 
     # --- the reader -----------------------------------------------------------------------------
-    def _run(self) -> None:
+    def begin(self) -> None:
+        """The handshake, on a thread apart; then the loop reads the connection."""
+        self.daemon.helpers.run(self._handshake_then_loop)
+
+    def _handshake_then_loop(self) -> None:
         try:
-            if not self._handshake():
-                return
-            reader = p.FrameReader(self.sock)
-            while True:
-                payload = reader.read()
+            if self._handshake():
+                self._reader = p.FrameReader(self.sock)
+                self._settled.set()  # before the loop has it (it may hand it to a thread again)
+                if self.daemon.adopt(self):
+                    return
+        except Exception:
+            log.exception("%r: unexpected failure in the handshake", self)
+        self._settled.set()
+        self._end()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until no thread works for the connection apart from the loop."""
+        return self._settled.wait(timeout)
+
+    def serve(self, read: bool) -> Turn:
+        """The loop's turn (on the loop thread): read what arrived when ``read``, then run up to
+        :data:`BATCH` whole messages. A message that may wait is handed to a thread of its own
+        (:meth:`_apart`), and so is the connection's end."""
+        reader = self._reader
+        assert reader is not None
+        try:
+            if read and not reader.receive():
+                log.debug("%r closed the connection", self)
+                return self._let_go(None)
+            for _ in range(BATCH):
+                payload = reader.take()
                 if payload is None:
-                    log.debug("%r closed the connection", self)
-                    break
-                self._handle(payload)
+                    return Turn.IDLE
+                message = self._decode(payload)
+                if message is None:
+                    continue
+                if not self._at_once(message):
+                    return self._let_go(message)
+                self._run(message)
+            return Turn.MORE if reader.buffered() else Turn.IDLE
         except p.ProtocolError as exc:
             log.info("%r broke the protocol (%s); disconnecting it", self, exc)
             self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
@@ -302,8 +355,103 @@ class Connection:
             log.debug("%r: connection ended: %s", self, exc)
         except Exception:
             log.exception("%r: unexpected failure; disconnecting it", self)
+        return self._let_go(None)
+
+    def _let_go(self, message: list[Any] | None) -> Turn:
+        """The loop stops reading this connection: a thread runs ``message`` and what was read
+        after it, then gives the connection back to the loop; or, for None, cleans it up."""
+        self._settled.clear()
+        self.daemon.helpers.run(lambda: self._apart(message))
+        return Turn.GONE
+
+    def _apart(self, message: list[Any] | None) -> None:
+        reader = self._reader
+        assert reader is not None
+        try:
+            if message is not None:
+                self._run(message)
+                while (payload := reader.take()) is not None:
+                    following = self._decode(payload)
+                    if following is not None:
+                        self._run(following)
+                self._settled.set()  # before the loop has it (it may hand it to a thread again)
+                if self.daemon.adopt(self):
+                    return
+        except p.ProtocolError as exc:
+            log.info("%r broke the protocol (%s); disconnecting it", self, exc)
+            self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
+        except Exception:
+            log.exception("%r: unexpected failure; disconnecting it", self)
+        self._settled.set()
+        self._end()
+
+    def _at_once(self, message: list[Any]) -> bool:
+        """Whether ``message`` runs on the loop: it waits for nothing (see the module
+        docstring). A request to a device returns once queued; the port's own internal requests
+        are short steps on the wire; a port shared with the system may wait for its claim."""
+        op: int = message[0]
+        if op in _AT_ONCE:
+            return True
+        if op != p.OP_SUBMIT:
+            return False
+        if len(message) != 7:
+            return True  # refused at once
+        handle_id = message[2]
+        with self._lock:
+            opened = self.handles.get(handle_id) if type(handle_id) is int else None
+        if opened is None:
+            return True  # refused at once
+        if opened.port.fdo.backend.shared:
+            return False
+        return bool(
+            message[3] == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+            or type(opened.handle.device) is not ParallelPort
+        )
+
+    def _decode(self, payload: bytes) -> list[Any] | None:
+        """The message in ``payload``, or None when it is not one (the client is told)."""
+        try:
+            message = p.decode(payload)
+        except ValueError as exc:
+            self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
+            return None
+        # op and seq are 32-bit numbers (msgpack gives exact ints; a boolean is not one).
+        if (
+            type(message) is not list
+            or len(message) < 2
+            or type(message[0]) is not int
+            or type(message[1]) is not int
+            or not 0 <= message[0] <= 0xFFFFFFFF
+            or not 0 <= message[1] <= 0xFFFFFFFF
+        ):
+            self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
+            return None
+        return message
+
+    def _run(self, message: list[Any]) -> None:
+        # Busy first, then every lease ends: whatever this is, it may see the port (lease.py).
+        self.inside = True
+        try:
+            leases = self.daemon.leases
+            if leases.held:
+                leases.end()
+            op, seq, args = message[0], message[1], message[2:]
+            handler = _OPERATIONS.get(op)
+            if handler is None:
+                self._error(seq, nt.STATUS_INVALID_PARAMETER, f"unknown operation {op}")
+                return
+            try:
+                handler(self, seq, args)
+            except _RefusedError as refused:
+                if op == p.OP_SUBMIT:
+                    self._error(seq, refused.status, refused.message)
+                else:
+                    self._reply(seq, refused.message, refused.status)
+            except Exception:
+                log.exception("%r: %s failed", self, p.OP_NAMES_BY_CODE.get(op, op))
+                self._error(seq, nt.STATUS_UNSUCCESSFUL, "the daemon failed on this request")
         finally:
-            self._end()
+            self.inside = False
 
     def _handshake(self) -> bool:
         self.sock.settimeout(p.HANDSHAKE_TIMEOUT_S)
@@ -340,47 +488,6 @@ class Connection:
         self.send([p.MSG_HELLO, self.daemon.info(self.peer)])
         log.debug("%r connected (trusted: %s)", self, self.peer.trusted)
         return True
-
-    def _handle(self, payload: bytes) -> None:
-        # Busy first, then every lease ends: whatever this is, it may see the port (lease.py).
-        self.inside = True
-        try:
-            leases = self.daemon.leases
-            if leases.held:
-                leases.end()
-            try:
-                message = p.decode(payload)
-            except ValueError as exc:
-                self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
-                return
-            # op and seq are 32-bit numbers (msgpack gives exact ints; a boolean is not one).
-            if (
-                type(message) is not list
-                or len(message) < 2
-                or type(message[0]) is not int
-                or type(message[1]) is not int
-                or not 0 <= message[0] <= 0xFFFFFFFF
-                or not 0 <= message[1] <= 0xFFFFFFFF
-            ):
-                self._error(None, nt.STATUS_INVALID_PARAMETER, "a message is [op, seq, ...]")
-                return
-            op, seq, args = message[0], message[1], message[2:]
-            handler = _OPERATIONS.get(op)
-            if handler is None:
-                self._error(seq, nt.STATUS_INVALID_PARAMETER, f"unknown operation {op}")
-                return
-            try:
-                handler(self, seq, args)
-            except _RefusedError as refused:
-                if op == p.OP_SUBMIT:
-                    self._error(seq, refused.status, refused.message)
-                else:
-                    self._reply(seq, refused.message, refused.status)
-            except Exception:
-                log.exception("%r: %s failed", self, p.OP_NAMES_BY_CODE.get(op, op))
-                self._error(seq, nt.STATUS_UNSUCCESSFUL, "the daemon failed on this request")
-        finally:
-            self.inside = False
 
     # --- checks ---------------------------------------------------------------------------------
     def _trusted(self, what: str) -> None:
@@ -709,7 +816,18 @@ class Connection:
         self.flush(SHUTDOWN_FLUSH_S)
         self._shutdown_socket()
 
+    def end(self) -> None:
+        """Clean the connection up (once: whoever comes second returns at once)."""
+        self._end()
+
     def _end(self) -> None:
+        """The connection's cleanup, once: whoever comes second waits until it is over."""
+        with self._end_lock:
+            if not self._ended:
+                self._ended = True
+                self._clean_up()
+
+    def _clean_up(self) -> None:
         with self._lock:
             self._ending = True
         if self.handles:
@@ -744,6 +862,19 @@ _OPERATIONS: dict[int, Callable[[Connection, int, list[Any]], None]] = {
     p.OP_BYE: Connection._op_bye,
     p.OP_INFO: Connection._op_info,
 }
+# Operations that wait for nothing: the loop runs them (Connection._at_once; SUBMIT is decided
+# by its target).
+_AT_ONCE = frozenset(
+    {
+        p.OP_NAMES,
+        p.OP_CANCEL,
+        p.OP_RESOLVE,
+        p.OP_TOKEN,
+        p.OP_HARDWARE,
+        p.OP_PING,
+        p.OP_INFO,
+    }
+)
 
 
 def _emulated(port: _Port) -> Any:
@@ -795,8 +926,12 @@ class Daemon:
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = -1, -1
+        self._stop = False  # request_stop was called
+        self._looping = False  # serve_forever runs: adopt() hands connections to it
+        self._adopted: deque[Connection] = deque()  # for the loop to read (again)
         self._closed = False
         self.leases = Leases()
+        self.helpers = Helpers("parportd")  # the work apart from the loop
 
     # --- ports ----------------------------------------------------------------------------------
     def _open_ports(self) -> None:
@@ -926,6 +1061,7 @@ class Daemon:
 
     def request_stop(self) -> None:
         """Make :meth:`serve_forever` return (safe from a signal handler or any thread)."""
+        self._stop = True
         if self._wake_w >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
@@ -936,19 +1072,66 @@ class Daemon:
         return self._wake_w
 
     def serve_forever(self) -> None:
-        """Accept connections until :meth:`request_stop`."""
+        """The loop (see the module docstring): accept connections, read them and run their
+        messages, until :meth:`request_stop`."""
         listener = self._listener
         assert listener is not None
         listener.setblocking(False)
+        more: dict[Connection, None] = {}  # connections with whole messages left, in turn order
         with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj == self._wake_r:
-                        os.read(self._wake_r, 512)
-                        return
-                    self._accept(listener)
+            selector.register(listener, selectors.EVENT_READ, "listener")
+            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            with self._lock:
+                self._looping = True
+            try:
+                while not self._stop:
+                    for key, _ in selector.select(0 if more else None):
+                        if key.data == "wake":
+                            os.read(self._wake_r, 512)
+                            self._register_adopted(selector)
+                        elif key.data == "listener":
+                            self._accept(listener)
+                        else:
+                            more.pop(key.data, None)
+                            self._turn(selector, key.data, True, more)
+                    for connection in list(more):  # whole messages left: a turn each, in order
+                        if connection in more:
+                            del more[connection]
+                            self._turn(selector, connection, False, more)
+            finally:
+                with self._lock:
+                    self._looping = False
+
+    def _turn(
+        self,
+        selector: selectors.BaseSelector,
+        connection: Connection,
+        read: bool,
+        more: dict[Connection, None],
+    ) -> None:
+        turn = connection.serve(read)
+        if turn is Turn.MORE:
+            more[connection] = None
+        elif turn is Turn.GONE:
+            selector.unregister(connection.sock)
+
+    def adopt(self, connection: Connection) -> bool:
+        """Give ``connection`` to the loop to read (after its handshake, or after a message
+        that ran apart); False when the loop has stopped (the caller cleans it up)."""
+        with self._lock:
+            if not self._looping or self._stop:
+                return False
+            self._adopted.append(connection)
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"a")
+        return True
+
+    def _register_adopted(self, selector: selectors.BaseSelector) -> None:
+        with self._lock:
+            adopted = list(self._adopted)
+            self._adopted.clear()
+        for connection in adopted:
+            selector.register(connection.sock, selectors.EVENT_READ, connection)
 
     def _accept(self, listener: socket.socket) -> None:
         """Accept every connection waiting (the listener does not block)."""
@@ -975,7 +1158,7 @@ class Daemon:
                 sock.send(p.handshake_reply(p.HELLO_BUSY), socket.MSG_DONTWAIT)
             sock.close()
             return
-        connection.thread.start()
+        connection.begin()
 
     def forget(self, connection: Connection) -> None:
         with self._lock:
@@ -1008,7 +1191,9 @@ class Daemon:
         for connection in connections:
             connection.goodbye(reason)
         for connection in connections:
-            connection.thread.join(5.0)
+            if connection.settle(5.0):
+                connection.end()  # the loop had it, or it was on its way there
+        self.helpers.close()
         self._close_ports()
         if not self._activated and self._socket_inode is not None:
             try:
