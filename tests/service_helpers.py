@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,6 +138,26 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait(STOP_TIMEOUT_S)
         self._notify.close()
+
+
+@contextmanager
+def daemon_here(tmp_path: Path, specs: tuple[str, ...] = ("emu:",)) -> Iterator[Any]:
+    """parportd in this process, its loop on a thread (its internals within reach of the test)."""
+    from parport.service import server
+    from parport.service.config import Config, PortConfig
+
+    config = Config(socket=str(tmp_path / "parportd.sock"))
+    config.ports = [PortConfig(spec) for spec in specs]
+    running = server.Daemon(config)
+    running.start()
+    serving = threading.Thread(target=running.serve_forever)
+    serving.start()
+    try:
+        yield running
+    finally:
+        running.request_stop()
+        serving.join(STOP_TIMEOUT_S)
+        running.close()
 
 
 @contextmanager

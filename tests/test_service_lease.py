@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import parport
 from driver_helpers import interrupt_routine
 from parport import nt
 from parport.service import lease
-from service_helpers import Child, DaemonProcess, config_text, daemon
+from service_helpers import Child, DaemonProcess, config_text, daemon, daemon_here
 
 pytestmark = pytest.mark.skipif(
     not lease.supported(), reason="leases need Linux memfd and OFD record locks"
@@ -525,26 +524,6 @@ def test_a_lease_the_file_cannot_take_is_not_granted() -> None:
     assert len(leases) == 0  # the UNLOCK_PORT runs as if there were no lease file
 
 
-@contextmanager
-def _daemon_here(tmp_path: Path, specs: tuple[str, ...] = ("emu:",)) -> Iterator[Any]:
-    """parportd in this process (its internals within reach of the test)."""
-    from parport.service import server
-    from parport.service.config import Config, PortConfig
-
-    config = Config(socket=str(tmp_path / "parportd.sock"))
-    config.ports = [PortConfig(spec) for spec in specs]
-    running = server.Daemon(config)
-    running.start()
-    serving = threading.Thread(target=running.serve_forever)
-    serving.start()
-    try:
-        yield running
-    finally:
-        running.request_stop()
-        serving.join(WAIT)
-        running.close()
-
-
 def test_no_lease_while_another_connection_is_inside_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,7 +541,7 @@ def test_no_lease_while_another_connection_is_inside_a_message(
         check(connection, seq, args)
 
     monkeypatch.setitem(server._OPERATIONS, server.p.OP_CHECK, held_check)
-    with _daemon_here(tmp_path) as running:
+    with daemon_here(tmp_path) as running:
         path = running.config.socket
         with parport.connect(path) as bus, parport.connect(path) as other:
             handle = bus.create_file("LPT1.4")
@@ -596,7 +575,7 @@ def test_a_message_waits_for_the_lease_it_finds_ending(
         return locked
 
     monkeypatch.setattr(lease.LeaseView, "revoke", slow_revoke)
-    with _daemon_here(tmp_path) as running:
+    with daemon_here(tmp_path) as running:
         path = running.config.socket
         with parport.connect(path) as x, parport.connect(path) as y, parport.connect(path) as z:
             port = z.port

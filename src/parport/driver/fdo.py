@@ -160,6 +160,16 @@ class ParallelPort(DeviceObject, PortSeam):
             routine = cache[what] = self._make_callback(file, what)
         return routine
 
+    def waits_for_nothing(self, file: FileObject, routine: object) -> bool:
+        """Whether ``routine`` is one of the port's own callbacks handed to ``file``
+        (TryAllocatePort, FreePort, QueryNumWaiters, the chip-mode and select routines): each
+        does its step and returns, as the reference driver's do at DISPATCH_LEVEL — unless the
+        port is shared with the system, whose claim may wait for the kernel."""
+        if self.backend.shared:
+            return False
+        made: dict[str, Callable[..., Any]] = file.context.get("port callbacks", {})
+        return any(routine is each for each in made.values())
+
     def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:
         """The chip-mode and select callbacks run under the handle's rundown: a call racing the
         handle's close either ends before the cleanup, which then gives back what it took, or

@@ -101,12 +101,18 @@ def serve_main(argv: Sequence[str], prog: str = "parportd") -> int:
         daemon.request_stop()
 
     in_main = threading.current_thread() is threading.main_thread()
+    woken_by = -1
     if in_main:
         for each in (signal.SIGTERM, signal.SIGINT):
             previous[each] = signal.signal(each, stop)
+        # The kernel may hand the signal to any thread; Python runs the handler in this one,
+        # which the wake-up descriptor gets out of the loop's wait to do so.
+        woken_by = signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
     try:
         daemon.serve_forever()
     finally:
+        if in_main:
+            signal.set_wakeup_fd(woken_by)
         daemon.close()
         for each, handler in previous.items():
             signal.signal(each, handler)

@@ -285,10 +285,12 @@ class FrameReader:
         return self._cut(length)
 
     # --- without waiting (the daemon's loop) ------------------------------------------------------
-    def receive(self) -> bool:
-        """One ``recv`` of what has arrived, never waiting; False at the end of the stream
-        between frames (an end inside one raises :class:`ProtocolError`). A frame length out of
-        bounds is refused as soon as its header is in, before its bytes are buffered."""
+    def receive(self) -> bytes | bool:
+        """One ``recv`` of what has arrived, never waiting: the payload itself when exactly one
+        whole frame came and nothing was buffered (the usual request), else True with the bytes
+        buffered for :meth:`take` (or nothing come); False at the end of the stream between
+        frames (an end inside one raises :class:`ProtocolError`). A frame length out of bounds
+        is refused as soon as its header is in, before its bytes are buffered."""
         try:
             count = self.sock.recv_into(self._view, 0, socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -297,6 +299,10 @@ class FrameReader:
             if len(self.unread) > self._start:
                 raise ProtocolError("the stream ended inside a frame")
             return False
+        if count > _LENGTH.size and not self.unread:
+            (length,) = _LENGTH.unpack_from(self._scratch)
+            if count == _LENGTH.size + length and length <= self.limit:
+                return bytes(self._view[_LENGTH.size : count])
         if self._start:
             del self.unread[: self._start]
             self._start = 0

@@ -26,7 +26,7 @@ import contextlib
 import enum
 import logging
 import os
-import selectors
+import select
 import socket
 import stat
 import struct
@@ -150,6 +150,16 @@ class _Port:
 class _Open:
     handle: Handle
     port: _Port
+    # Whether its requests run on the daemon's loop (Connection._at_once): its internal device
+    # controls, its other requests. Not on a port shared with the system (its claim may wait
+    # for the kernel), nor the port's own device controls (a register script may sleep).
+    internal_at_once: bool = True
+    others_at_once: bool = True
+
+    def __post_init__(self) -> None:
+        shared = self.port.fdo.backend.shared
+        self.internal_at_once = not shared
+        self.others_at_once = not shared and not isinstance(self.handle.device, ParallelPort)
 
 
 class _ClientRoutine:
@@ -188,6 +198,7 @@ class Connection:
     def __init__(self, daemon: Daemon, sock: socket.socket) -> None:
         self.daemon = daemon
         self.sock = sock
+        self.fd = sock.fileno()
         self.peer: Peer | None = None
         self.handles: dict[int, _Open] = {}
         self.pending: dict[int, nt.Irp] = {}
@@ -213,6 +224,7 @@ class Connection:
         # Clear while a thread works for the connection apart from the loop (helpers.py): its
         # handshake, a message that may wait (and the messages after it), or its cleanup.
         self._settled = threading.Event()
+        self._parting: list[Any] | None = None  # the message the loop let go at (serve)
 
     def __repr__(self) -> str:
         return f"<connection {self.peer or 'handshaking'}>"
@@ -334,9 +346,19 @@ class Connection:
         reader = self._reader
         assert reader is not None
         try:
-            if read and not reader.receive():
-                log.debug("%r closed the connection", self)
-                return self._let_go(None)
+            if read:
+                got = reader.receive()
+                if got is False:
+                    log.debug("%r closed the connection", self)
+                    return self._let_go(None)
+                if got is not True:  # one whole frame, and nothing else buffered
+                    message = self._decode(got)
+                    if message is None:
+                        return Turn.IDLE
+                    if not self._at_once(message):
+                        return self._let_go(message)
+                    self._run(message)
+                    return Turn.IDLE
             for _ in range(BATCH):
                 payload = reader.take()
                 if payload is None:
@@ -358,11 +380,17 @@ class Connection:
         return self._let_go(None)
 
     def _let_go(self, message: list[Any] | None) -> Turn:
-        """The loop stops reading this connection: a thread runs ``message`` and what was read
-        after it, then gives the connection back to the loop; or, for None, cleans it up."""
+        """The loop stops reading this connection: once it has, :meth:`go_apart`."""
+        self._parting = message
+        return Turn.GONE
+
+    def go_apart(self) -> None:
+        """A thread runs the message the loop stopped at and what was read after it, then gives
+        the connection back to the loop; or, when the connection ended, cleans it up. (The loop
+        has let go of the socket first: the cleanup closes it.)"""
+        message, self._parting = self._parting, None
         self._settled.clear()
         self.daemon.helpers.run(lambda: self._apart(message))
-        return Turn.GONE
 
     def _apart(self, message: list[Any] | None) -> None:
         reader = self._reader
@@ -392,21 +420,26 @@ class Connection:
         op: int = message[0]
         if op in _AT_ONCE:
             return True
-        if op != p.OP_SUBMIT:
-            return False
-        if len(message) != 7:
-            return True  # refused at once
-        handle_id = message[2]
-        with self._lock:
-            opened = self.handles.get(handle_id) if type(handle_id) is int else None
-        if opened is None:
-            return True  # refused at once
-        if opened.port.fdo.backend.shared:
-            return False
-        return bool(
-            message[3] == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-            or type(opened.handle.device) is not ParallelPort
-        )
+        if op == p.OP_SUBMIT:
+            if len(message) != 7:
+                return True  # refused at once
+            opened = self._opened(message[2])
+            if opened is None:
+                return True
+            if message[3] == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL:
+                return opened.internal_at_once
+            return opened.others_at_once
+        if op == p.OP_CALL and len(message) == 5:  # the port's callbacks wait for nothing
+            opened = self._opened(message[2])
+            try:
+                routine = opened.handle.callbacks.resolve(message[3]) if opened else None
+            except (KeyError, TypeError):
+                return True  # refused at once
+            return opened is None or opened.port.fdo.waits_for_nothing(opened.handle.file, routine)
+        return False
+
+    def _opened(self, handle_id: object) -> _Open | None:
+        return self.handles.get(handle_id) if type(handle_id) is int else None
 
     def _decode(self, payload: bytes) -> list[Any] | None:
         """The message in ``payload``, or None when it is not one (the client is told)."""
@@ -929,6 +962,8 @@ class Daemon:
         self._stop = False  # request_stop was called
         self._looping = False  # serve_forever runs: adopt() hands connections to it
         self._adopted: deque[Connection] = deque()  # for the loop to read (again)
+        self._readers: dict[int, Connection] = {}  # the loop's: the connections it reads, by fd
+        self._poller: select.epoll | None = None  # the loop's
         self._closed = False
         self.leases = Leases()
         self.helpers = Helpers("parportd")  # the work apart from the loop
@@ -1077,43 +1112,47 @@ class Daemon:
         listener = self._listener
         assert listener is not None
         listener.setblocking(False)
+        wake = self._wake_r
         more: dict[Connection, None] = {}  # connections with whole messages left, in turn order
-        with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ, "listener")
-            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        with select.epoll() as poller:
+            self._poller = poller
+            poller.register(listener.fileno(), select.EPOLLIN)
+            poller.register(wake, select.EPOLLIN)
+            readers = self._readers
             with self._lock:
                 self._looping = True
             try:
                 while not self._stop:
-                    for key, _ in selector.select(0 if more else None):
-                        if key.data == "wake":
-                            os.read(self._wake_r, 512)
-                            self._register_adopted(selector)
-                        elif key.data == "listener":
-                            self._accept(listener)
+                    for fd, _ in poller.poll(0 if more else -1):
+                        connection = readers.get(fd)
+                        if connection is not None:
+                            more.pop(connection, None)
+                            self._turn(connection, True, more)
+                        elif fd == wake:
+                            os.read(wake, 512)
+                            self._register_adopted()
                         else:
-                            more.pop(key.data, None)
-                            self._turn(selector, key.data, True, more)
+                            self._accept(listener)
                     for connection in list(more):  # whole messages left: a turn each, in order
                         if connection in more:
                             del more[connection]
-                            self._turn(selector, connection, False, more)
+                            self._turn(connection, False, more)
             finally:
                 with self._lock:
                     self._looping = False
+                readers.clear()
+                self._poller = None
 
-    def _turn(
-        self,
-        selector: selectors.BaseSelector,
-        connection: Connection,
-        read: bool,
-        more: dict[Connection, None],
-    ) -> None:
+    def _turn(self, connection: Connection, read: bool, more: dict[Connection, None]) -> None:
         turn = connection.serve(read)
         if turn is Turn.MORE:
             more[connection] = None
         elif turn is Turn.GONE:
-            selector.unregister(connection.sock)
+            fd = connection.fd
+            del self._readers[fd]
+            assert self._poller is not None
+            self._poller.unregister(fd)
+            connection.go_apart()
 
     def adopt(self, connection: Connection) -> bool:
         """Give ``connection`` to the loop to read (after its handshake, or after a message
@@ -1126,12 +1165,14 @@ class Daemon:
             os.write(self._wake_w, b"a")
         return True
 
-    def _register_adopted(self, selector: selectors.BaseSelector) -> None:
+    def _register_adopted(self) -> None:
         with self._lock:
             adopted = list(self._adopted)
             self._adopted.clear()
+        assert self._poller is not None
         for connection in adopted:
-            selector.register(connection.sock, selectors.EVENT_READ, connection)
+            self._readers[connection.fd] = connection
+            self._poller.register(connection.fd, select.EPOLLIN)
 
     def _accept(self, listener: socket.socket) -> None:
         """Accept every connection waiting (the listener does not block)."""
