@@ -158,3 +158,157 @@ def test_a_signal_the_kernel_gives_to_another_thread_still_stops_the_daemon(
         served.kill()
     assert "Traceback" not in served.text(), served.text()
     assert "SIGTERM received; shutting down" in served.text()
+
+
+def _connected(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(WAIT)
+    sock.connect(path)
+    sock.sendall(p.handshake_request())
+    reply = p.read_exact(sock, p.HANDSHAKE.size, at_boundary=False)
+    assert reply is not None and p.parse_handshake(reply)[2] == p.HELLO_OK
+    return sock
+
+
+def test_a_message_too_costly_to_read_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A PING carrying an array of 1,000 empty arrays, and one nesting 17 arrays: refused
+    with the bound it breaks (reading such frames whole would hold the daemon for seconds
+    at 4 MiB), and the connection goes on."""
+    with daemon(tmp_path) as served:
+        sock = _connected(served.socket)
+        assert _answers(sock, 1)[0][0] == p.MSG_HELLO
+        wide = [p.OP_PING, 1, [[] for _ in range(1000)]]
+        deep: list[Any] = []
+        for _ in range(16):
+            deep = [deep]
+        sock.sendall(p.frame(wide) + p.frame([p.OP_PING, 2, deep]) + p.frame([p.OP_PING, 3]))
+        first, second, third = _answers(sock, 3)
+        assert first[:3] == [p.MSG_ERROR, None, nt.STATUS_INVALID_PARAMETER]
+        assert "exceeds max_array_len(64)" in first[3]
+        assert second[:3] == [p.MSG_ERROR, None, nt.STATUS_INVALID_PARAMETER]
+        assert "more than 16 arrays in one message" in second[3]
+        assert third == [p.MSG_REPLY, 3, nt.STATUS_SUCCESS, None]
+        sock.close()
+
+
+def test_a_flood_is_held_up_at_its_source_not_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client writes 200,000 PINGs at once (1.6 MB) while reading its answers. The daemon
+    reads no more while whole messages wait to run, so what it holds unread stays within one
+    read (64 KiB, and the start of a PING it cut) however far the client is ahead; every PING
+    is answered, in order."""
+    held: list[int] = []
+    receive = p.FrameReader.receive
+
+    def watched(reader: p.FrameReader) -> bytes | bool:
+        got = receive(reader)
+        held.append(len(reader.unread) - reader._start)
+        return got
+
+    monkeypatch.setattr(p.FrameReader, "receive", watched)
+    count = 200_000
+    with daemon_here(tmp_path) as running:
+        sock = _connected(running.config.socket)
+        answers: list[int] = []
+
+        def read() -> None:
+            reader = p.FrameReader(sock)
+            assert p.decode(reader.read() or b"")[0] == p.MSG_HELLO
+            while len(answers) < count:
+                message = p.decode(reader.read() or b"")
+                answers.append(message[1])
+
+        reading = threading.Thread(target=read)
+        reading.start()
+        sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(count)))
+        reading.join(WAIT * 4)
+        sock.close()
+    assert answers == list(range(count))
+    assert max(held) < p.FrameReader.CHUNK + 16  # a PING's frame is 8 bytes
+
+
+def test_whole_messages_sent_before_a_half_close_are_all_answered(tmp_path: Path) -> None:
+    """200 PINGs in one write, then the client shuts its side down: the end of the stream
+    comes between frames, so it is a clean end — after all 200 have run and been answered."""
+    with daemon(tmp_path) as served:
+        sock = _connected(served.socket)
+        assert _answers(sock, 1)[0][0] == p.MSG_HELLO
+        sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(200)))
+        sock.shutdown(socket.SHUT_WR)
+        answers = _answers(sock, 200)
+        assert [answer[:3] for answer in answers] == [
+            [p.MSG_REPLY, seq, nt.STATUS_SUCCESS] for seq in range(200)
+        ]
+        assert sock.recv(1) == b""  # and then the daemon hangs up, without an error
+        sock.close()
+
+
+def test_an_ended_connection_is_not_kept_alive(tmp_path: Path) -> None:
+    """Once a client has gone and its cleanup has run, nothing in the daemon keeps its
+    connection (with what it had read) alive — not the helper threads that served it."""
+    import gc
+    import weakref
+
+    with daemon_here(tmp_path) as running:
+        with parport.connect(running.config.socket) as bus:
+            bus.create_file("LPT1.4").close()  # a handshake, a CREATE and a CLOSE on helpers
+            (connection,) = list(running._connections)
+            gone = weakref.ref(connection)
+            del connection
+        for _ in range(int(WAIT * 100)):
+            if not running.connections:
+                break
+            threading.Event().wait(0.01)
+        assert running.connections == 0
+        assert running.helpers.idle >= 1  # the threads are still there, idle
+        gc.collect()
+        assert gone() is None, gc.get_referrers(gone())
+
+
+def test_a_callback_token_of_the_wrong_type_is_refused_and_the_connection_goes_on(
+    tmp_path: Path,
+) -> None:
+    """CALL with a token that is a string or a float: an answer saying what a token is,
+    nothing logged as a failure, and the connection still works."""
+    with daemon(tmp_path) as served:
+        sock = _connected(served.socket)
+        assert _answers(sock, 1)[0][0] == p.MSG_HELLO
+        sock.sendall(p.frame([p.OP_CREATE, 1, "\\Device\\ParallelPort0", 0]))
+        (created,) = _answers(sock, 1)
+        handle = created[3][0]
+        for seq, token in ((2, "abc"), (3, 1.5)):
+            sock.sendall(p.frame([p.OP_CALL, seq, handle, token, []]))
+            (answer,) = _answers(sock, 1)
+            assert answer[:3] == [p.MSG_REPLY, seq, nt.STATUS_INVALID_PARAMETER]
+            assert "a token must be an int" in answer[3]
+        sock.sendall(p.frame([p.OP_PING, 4]))
+        assert _answers(sock, 1) == [[p.MSG_REPLY, 4, nt.STATUS_SUCCESS, None]]
+        sock.close()
+        assert "unexpected failure" not in served.text()
+
+
+def test_clients_that_do_not_read_delay_a_shutdown_once_not_once_each(tmp_path: Path) -> None:
+    """Eight clients have answers waiting that they never read. SIGTERM gives them all one
+    second together to read what is left (not a second each, one after another): the daemon
+    is gone well within four seconds, exit status 0."""
+    import time
+
+    served = DaemonProcess(tmp_path, '[[port]]\nspec = "emu:"\n')
+    socks = []
+    try:
+        for _ in range(8):
+            sock = _connected(served.socket)
+            sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(40_000)))
+            socks.append(sock)
+        with parport.connect(served.socket) as bus:
+            bus.driver.ping()  # the flood is in: this came after it on the same loop
+        start = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(STOP_TIMEOUT_S) == 0
+        assert time.monotonic() - start < 4.0
+    finally:
+        served.kill()
+        for sock in socks:
+            sock.close()
+    assert "Traceback" not in served.text(), served.text()

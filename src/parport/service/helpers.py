@@ -45,7 +45,9 @@ class Helpers:
         if helper is not None:
             helper.jobs.put(job)
             return
-        threading.Thread(target=self._serve, args=(job,), name=self._name, daemon=True).start()
+        helper = _Helper()
+        helper.jobs.put(job)  # not an argument: the thread would keep it (and all it holds)
+        threading.Thread(target=self._serve, args=(helper,), name=self._name, daemon=True).start()
 
     @property
     def idle(self) -> int:
@@ -62,9 +64,8 @@ class Helpers:
         for helper in idle:
             helper.jobs.put(None)
 
-    def _serve(self, first: Job) -> None:
-        me = _Helper()
-        job: Job | None = first
+    def _serve(self, me: _Helper) -> None:
+        job = me.jobs.get()
         while job is not None:
             try:
                 job()

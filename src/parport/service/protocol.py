@@ -33,11 +33,14 @@ __all__ = [
     "MAX_IO",
     "MAX_PENDING_INPUT",
     "MAX_REQUESTS",
+    "MAX_REQUEST_ARRAYS",
+    "MAX_REQUEST_ITEMS",
     "VERSION",
     "FrameReader",
     "Framer",
     "ProtocolError",
     "decode",
+    "decode_request",
     "encode",
     "frame",
     "handshake_reply",
@@ -67,6 +70,8 @@ MAX_PENDING_INPUT: Final = 32 * 1024 * 1024  # input bytes held by one connectio
 MAX_BACKLOG: Final = 16 * 1024 * 1024  # unsent bytes to one client before it is disconnected
 MAX_CONNECTIONS: Final = 256  # default; the config may change it
 HANDSHAKE_TIMEOUT_S: Final = 5.0  # for the handshake of a new connection
+MAX_REQUEST_ITEMS: Final = 64  # items in one array of a client's message
+MAX_REQUEST_ARRAYS: Final = 16  # arrays in one client's message
 
 # Client → server operations.
 OP_NAMES: Final = 1  # → [str]
@@ -144,6 +149,35 @@ def decode(data: bytes) -> Any:
         return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise ValueError(f"not a msgpack message: {exc}") from None
+
+
+def decode_request(data: bytes) -> Any:
+    """A client's message, as the daemon reads it: :func:`decode` within bounds that keep a
+    hostile frame as cheap to refuse as a good one is to read (decoding holds the interpreter:
+    4 MiB of empty arrays would take seconds). No message has a map; an array has at most
+    :data:`MAX_REQUEST_ITEMS` items and a message :data:`MAX_REQUEST_ARRAYS` arrays (the message
+    itself and a CALL's arguments)."""
+    arrays = 0
+
+    def counted(items: list[Any]) -> list[Any]:
+        nonlocal arrays
+        arrays += 1
+        if arrays > MAX_REQUEST_ARRAYS:
+            raise ValueError(f"more than {MAX_REQUEST_ARRAYS} arrays in one message")
+        return items
+
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            max_array_len=MAX_REQUEST_ITEMS,
+            max_map_len=0,
+            list_hook=counted,
+        )
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise ValueError(f"not a message parportd reads: {exc}") from None
 
 
 class Framer:
@@ -310,6 +344,11 @@ class FrameReader:
         if len(self.unread) >= _LENGTH.size:
             self._length()
         return True
+
+    def clear(self) -> None:
+        """Forget what was read and not taken (the connection has ended)."""
+        self.unread = bytearray()
+        self._start = 0
 
     def take(self) -> bytes | None:
         """The next frame's payload if it has been read whole already, else None (nothing is

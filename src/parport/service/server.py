@@ -31,6 +31,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -54,7 +55,8 @@ MAX_CLIENT_ROUTINES = 64  # client callables (OP_TOKEN) per connection
 MAX_RESCAN_WAIT_S = 60.0
 MAX_MESSAGE = 1000  # characters of a refusal's message
 BATCH = 32  # messages one connection runs in a turn of the loop before the others get theirs
-SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for a client to read what is left
+SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for the clients to read what is left
+SHUTDOWN_SETTLE_S = 5.0  # how long the shutdown waits for messages running apart to end
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
 )
@@ -346,7 +348,9 @@ class Connection:
         reader = self._reader
         assert reader is not None
         try:
-            if read:
+            # Nothing is read while whole messages wait: the client's own sends then block on
+            # its full socket (a flood is held up at its source, not buffered here).
+            if read and not reader.buffered():
                 got = reader.receive()
                 if got is False:
                     log.debug("%r closed the connection", self)
@@ -430,12 +434,14 @@ class Connection:
                 return opened.internal_at_once
             return opened.others_at_once
         if op == p.OP_CALL and len(message) == 5:  # the port's callbacks wait for nothing
-            opened = self._opened(message[2])
-            try:
-                routine = opened.handle.callbacks.resolve(message[3]) if opened else None
-            except (KeyError, TypeError):
+            opened, token = self._opened(message[2]), message[3]
+            if opened is None or type(token) is not int:
                 return True  # refused at once
-            return opened is None or opened.port.fdo.waits_for_nothing(opened.handle.file, routine)
+            try:
+                routine = opened.handle.callbacks.resolve(token)
+            except KeyError:
+                return True
+            return opened.port.fdo.waits_for_nothing(opened.handle.file, routine)
         return False
 
     def _opened(self, handle_id: object) -> _Open | None:
@@ -444,7 +450,7 @@ class Connection:
     def _decode(self, payload: bytes) -> list[Any] | None:
         """The message in ``payload``, or None when it is not one (the client is told)."""
         try:
-            message = p.decode(payload)
+            message = p.decode_request(payload)
         except ValueError as exc:
             self._error(None, nt.STATUS_INVALID_PARAMETER, str(exc))
             return None
@@ -842,11 +848,16 @@ class Connection:
             log.debug("%r: closed %d handles", self, len(opened))
 
     def goodbye(self, message: str) -> None:
-        """The daemon is going away: release everything, tell the client, hang up."""
+        """The daemon is going away: release everything and tell the client (then
+        :meth:`hang_up`)."""
         self.daemon.leases.close()  # no lease begins from here, and every one ends
         self.close_handles()
         self.send([p.MSG_GOODBYE, nt.STATUS_DELETE_PENDING, message])
-        self.flush(SHUTDOWN_FLUSH_S)
+
+    def hang_up(self, deadline: float) -> None:
+        """Let the client read what is left until ``deadline`` (time.monotonic()), then hang
+        up."""
+        self.flush(max(0.0, deadline - time.monotonic()))
         self._shutdown_socket()
 
     def end(self) -> None:
@@ -863,6 +874,8 @@ class Connection:
     def _clean_up(self) -> None:
         with self._lock:
             self._ending = True
+        if self._reader is not None:
+            self._reader.clear()  # what a client sent and never saw answered goes now
         if self.handles:
             log.info("%r dropped; closing its %d handles", self, len(self.handles))
         with self._out_lock:
@@ -1123,20 +1136,21 @@ class Daemon:
                 self._looping = True
             try:
                 while not self._stop:
-                    for fd, _ in poller.poll(0 if more else -1):
+                    events = poller.poll(0 if more else -1)
+                    waiting, more = more, {}  # a turn each per round, whatever woke them
+                    for fd, _ in events:
                         connection = readers.get(fd)
                         if connection is not None:
-                            more.pop(connection, None)
+                            waiting.pop(connection, None)
                             self._turn(connection, True, more)
                         elif fd == wake:
                             os.read(wake, 512)
                             self._register_adopted()
                         else:
                             self._accept(listener)
-                    for connection in list(more):  # whole messages left: a turn each, in order
-                        if connection in more:
-                            del more[connection]
-                            self._turn(connection, False, more)
+                    for connection in waiting:  # whole messages left from the last round
+                        self._turn(connection, False, more)
+                    connection = None  # the loop keeps no connection alive while it waits
             finally:
                 with self._lock:
                     self._looping = False
@@ -1231,8 +1245,12 @@ class Daemon:
             connections = list(self._connections)
         for connection in connections:
             connection.goodbye(reason)
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_S  # one wait for all of them, not one each
         for connection in connections:
-            if connection.settle(5.0):
+            connection.hang_up(deadline)
+        deadline = time.monotonic() + SHUTDOWN_SETTLE_S
+        for connection in connections:
+            if connection.settle(max(0.0, deadline - time.monotonic())):
                 connection.end()  # the loop had it, or it was on its way there
         self.helpers.close()
         self._close_ports()
