@@ -125,12 +125,16 @@ class DaemonProcess:
         return len(os.listdir(f"/proc/{self.pid}/task"))
 
     def stop(self) -> int:
-        """SIGTERM, then the exit status (bounded wait)."""
+        """SIGTERM, then the exit status (bounded wait; a daemon still running then is killed,
+        and the test fails on the timeout)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(STOP_TIMEOUT_S)
         finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT_S)
             self._notify.close()
 
     def kill(self) -> None:
