@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import parport
+from driver_helpers import until
 from parport import nt
 from parport.driver import registers as reg
 from parport.service import protocol as p
@@ -256,11 +257,7 @@ def test_an_ended_connection_is_not_kept_alive(tmp_path: Path) -> None:
             (connection,) = list(running._connections)
             gone = weakref.ref(connection)
             del connection
-        for _ in range(int(WAIT * 100)):
-            if not running.connections:
-                break
-            threading.Event().wait(0.01)
-        assert running.connections == 0
+        until(lambda: running.connections == 0, "the connection cleaned up")
         assert running.helpers.idle >= 1  # the threads are still there, idle
         gc.collect()
         assert gone() is None, gc.get_referrers(gone())
@@ -312,3 +309,84 @@ def test_clients_that_do_not_read_delay_a_shutdown_once_not_once_each(tmp_path: 
         for sock in socks:
             sock.close()
     assert "Traceback" not in served.text(), served.text()
+
+
+def test_answers_on_their_way_at_a_half_close_are_all_delivered(tmp_path: Path) -> None:
+    """100,000 PINGs written without reading, then the client shuts its sending side and only
+    then reads: far more answers than the sockets hold wait in the daemon's outbox when the
+    end of the stream arrives, and every one of them is delivered before the daemon hangs
+    up."""
+    count = 100_000
+    with daemon(tmp_path) as served:
+        sock = _connected(served.socket)
+        writing = threading.Thread(
+            target=lambda: (
+                sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(count))),
+                sock.shutdown(socket.SHUT_WR),
+            )
+        )
+        writing.start()
+        reader = p.FrameReader(sock)
+        assert p.decode(reader.read() or b"")[0] == p.MSG_HELLO
+        seqs = []
+        while (payload := reader.read()) is not None:
+            seqs.append(p.decode(payload)[1])
+        writing.join(WAIT)
+        sock.close()
+    assert seqs == list(range(count))
+
+
+def test_a_map_is_refused(tmp_path: Path) -> None:
+    """No client message has a map, not even an empty one."""
+    with daemon(tmp_path) as served:
+        sock = _connected(served.socket)
+        assert _answers(sock, 1)[0][0] == p.MSG_HELLO
+        sock.sendall(p.frame([p.OP_PING, 1, {}]) + p.frame([p.OP_PING, 2]))
+        refused, answered = _answers(sock, 2)
+        assert refused[:3] == [p.MSG_ERROR, None, nt.STATUS_INVALID_PARAMETER]
+        assert "a map in a client's message" in refused[3]
+        assert answered == [p.MSG_REPLY, 2, nt.STATUS_SUCCESS, None]
+        sock.close()
+
+
+def test_small_answers_waiting_for_a_client_share_buffers(tmp_path: Path) -> None:
+    """A client that does not read: its PINGs' answers wait in the outbox joined into buffers
+    of up to 64 KiB, not one object each (which cost six times the answers' bytes)."""
+    with daemon_here(tmp_path) as running:
+        sock = _connected(running.config.socket)
+        sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(200_000)))
+        (connection,) = list(running._connections)
+        until(lambda: connection._backlog > 1_000_000, "a megabyte of answers waiting")
+        with connection._out_lock:
+            backlog, pieces = connection._backlog, len(connection._out)
+        assert pieces <= backlog // (32 * 1024) + 2
+        sock.close()
+
+
+def test_what_a_gone_client_left_unread_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 PINGs in one write; while the first runs, the connection is found gone (as when the
+    loop sees the socket closed both ways, or the client is cut off for not reading): the 99
+    others are dropped with the connection, not run — a killed lock holder's unread requests
+    would otherwise keep its lock for as long as they take."""
+    from parport.service import server
+
+    ran: list[int] = []
+    ping = server._OPERATIONS[p.OP_PING]
+
+    def gone_at_first(connection: Any, seq: int, args: list[Any]) -> None:
+        ran.append(seq)
+        if seq == 0:
+            connection.hung_up()
+        ping(connection, seq, args)
+
+    monkeypatch.setitem(server._OPERATIONS, p.OP_PING, gone_at_first)
+    with daemon_here(tmp_path) as running:
+        sock = _connected(running.config.socket)
+        assert _answers(sock, 1)[0][0] == p.MSG_HELLO
+        sock.sendall(b"".join(p.frame([p.OP_PING, seq]) for seq in range(100)))
+        assert sock.recv(1) == b""  # the daemon hung up, without an answer
+        until(lambda: running.connections == 0, "the connection cleaned up")
+        sock.close()
+    assert ran == [0]

@@ -166,6 +166,9 @@ def decode_request(data: bytes) -> Any:
             raise ValueError(f"more than {MAX_REQUEST_ARRAYS} arrays in one message")
         return items
 
+    def no_map(pairs: Any) -> Any:
+        raise ValueError("a map in a client's message")
+
     try:
         return msgpack.unpackb(
             data,
@@ -175,6 +178,7 @@ def decode_request(data: bytes) -> Any:
             max_array_len=MAX_REQUEST_ITEMS,
             max_map_len=0,
             list_hook=counted,
+            object_pairs_hook=no_map,
         )
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise ValueError(f"not a message parportd reads: {exc}") from None

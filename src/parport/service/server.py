@@ -54,8 +54,10 @@ log = logging.getLogger(__name__)
 MAX_CLIENT_ROUTINES = 64  # client callables (OP_TOKEN) per connection
 MAX_RESCAN_WAIT_S = 60.0
 MAX_MESSAGE = 1000  # characters of a refusal's message
+OUTBOX_CHUNK = 64 * 1024  # small frames waiting for a client are joined up to this size
 BATCH = 32  # messages one connection runs in a turn of the loop before the others get theirs
 SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for the clients to read what is left
+LINGER_S = 5.0  # how long an ended connection's client gets to read the answers on their way
 SHUTDOWN_SETTLE_S = 5.0  # how long the shutdown waits for messages running apart to end
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
@@ -208,7 +210,7 @@ class Connection:
         self._routines = 0
         self._next_handle = 1
         self._lock = threading.Lock()
-        self._out: deque[bytes] = deque()
+        self._out: deque[bytes | bytearray] = deque()
         self._out_lock = threading.Lock()  # orders the frames, and guards the framer
         self._framer = p.Framer()
         self._out_cond = threading.Condition(self._out_lock)
@@ -260,7 +262,14 @@ class Connection:
                 if sent == len(data):
                     return
                 data = data[sent:]
-            self._out.append(data)
+            out = self._out
+            if out and len(out[-1]) < OUTBOX_CHUNK:  # small answers share a buffer
+                tail = out[-1]
+                if type(tail) is bytes:
+                    tail = out[-1] = bytearray(tail)
+                tail += data
+            else:
+                out.append(data)
             self._backlog += len(data)
             if self._backlog > p.MAX_BACKLOG:
                 self._dead = True
@@ -348,6 +357,8 @@ class Connection:
         reader = self._reader
         assert reader is not None
         try:
+            if self._dead:
+                return self._let_go(None)
             # Nothing is read while whole messages wait: the client's own sends then block on
             # its full socket (a flood is held up at its source, not buffered here).
             if read and not reader.buffered():
@@ -364,6 +375,8 @@ class Connection:
                     self._run(message)
                     return Turn.IDLE
             for _ in range(BATCH):
+                if self._dead:  # gone, or cut off: what it sent and nobody will read is dropped
+                    return self._let_go(None)
                 payload = reader.take()
                 if payload is None:
                     return Turn.IDLE
@@ -382,6 +395,13 @@ class Connection:
         except Exception:
             log.exception("%r: unexpected failure; disconnecting it", self)
         return self._let_go(None)
+
+    def hung_up(self) -> None:
+        """The loop saw the socket closed both ways (the client is gone, or was cut off):
+        nothing more goes out, and its turn ends the connection without running what it left
+        unread."""
+        with self._out_lock:
+            self._dead = True
 
     def _let_go(self, message: list[Any] | None) -> Turn:
         """The loop stops reading this connection: once it has, :meth:`go_apart`."""
@@ -878,13 +898,16 @@ class Connection:
             self._reader.clear()  # what a client sent and never saw answered goes now
         if self.handles:
             log.info("%r dropped; closing its %d handles", self, len(self.handles))
+        self.inside = True  # for good: no lease begins while this cleans up
+        self.daemon.leases.end()
+        self.close_handles()
+        # A client that only shut down its sending side still reads: what is on its way goes
+        # out first (the port is already given back); a client that is gone fails the send.
+        self.flush(LINGER_S)
         with self._out_lock:
             self._dead = True
             self._out.clear()
             self._out_cond.notify_all()
-        self.inside = True  # for good: no lease begins while this cleans up
-        self.daemon.leases.end()
-        self.close_handles()
         self._shutdown_socket()
         self.sock.close()
         if self.lease_view is not None:
@@ -1138,10 +1161,12 @@ class Daemon:
                 while not self._stop:
                     events = poller.poll(0 if more else -1)
                     waiting, more = more, {}  # a turn each per round, whatever woke them
-                    for fd, _ in events:
+                    for fd, mask in events:
                         connection = readers.get(fd)
                         if connection is not None:
                             waiting.pop(connection, None)
+                            if mask & select.EPOLLHUP:  # both ways closed: nobody will read
+                                connection.hung_up()
                             self._turn(connection, True, more)
                         elif fd == wake:
                             os.read(wake, 512)
