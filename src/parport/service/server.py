@@ -422,12 +422,12 @@ class Connection:
         try:
             if message is not None:
                 self._run(message)
-                while (payload := reader.take()) is not None:
+                while not self._dead and (payload := reader.take()) is not None:
                     following = self._decode(payload)
                     if following is not None:
                         self._run(following)
                 self._settled.set()  # before the loop has it (it may hand it to a thread again)
-                if self.daemon.adopt(self):
+                if not self._dead and self.daemon.adopt(self):
                     return
         except p.ProtocolError as exc:
             log.info("%r broke the protocol (%s); disconnecting it", self, exc)
