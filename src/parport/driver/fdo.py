@@ -34,6 +34,7 @@ __all__ = ["ParallelPort", "PortOptions", "as_command"]
 log = logging.getLogger(__name__)
 
 Status = int
+_CALLBACKS = "port callbacks"  # a handle's context key: the port's callbacks made for it (_bound)
 
 
 @dataclass
@@ -154,7 +155,7 @@ class ParallelPort(DeviceObject, PortSeam):
     def _bound(self, file: FileObject, what: str) -> Callable[..., Any]:
         """The callback ``what`` bound to ``file``: made once per handle, so asking for the
         structures again hands out the same pointers (and keeps nothing more)."""
-        cache: dict[str, Callable[..., Any]] = file.context.setdefault("port callbacks", {})
+        cache: dict[str, Callable[..., Any]] = file.context.setdefault(_CALLBACKS, {})
         routine = cache.get(what)
         if routine is None:
             routine = cache[what] = self._make_callback(file, what)
@@ -167,7 +168,7 @@ class ParallelPort(DeviceObject, PortSeam):
         port is shared with the system, whose claim may wait for the kernel."""
         if self.backend.shared:
             return False
-        made: dict[str, Callable[..., Any]] = file.context.get("port callbacks", {})
+        made: dict[str, Callable[..., Any]] = file.context.get(_CALLBACKS, {})
         return any(routine is each for each in made.values())
 
     def _make_callback(self, file: FileObject, what: str) -> Callable[..., Any]:

@@ -310,10 +310,9 @@ class FrameReader:
             count = self.sock.recv_into(self._view)
             if not count:
                 return None
-            if count > _LENGTH.size:
-                (length,) = _LENGTH.unpack_from(self._scratch)
-                if count == _LENGTH.size + length and length <= self.limit:
-                    return bytes(self._view[_LENGTH.size : count])
+            alone = self._alone(count)
+            if alone is not None:
+                return alone
             self.unread += self._view[:count]
         if not self._fill(_LENGTH.size):
             return None
@@ -337,10 +336,10 @@ class FrameReader:
             if len(self.unread) > self._start:
                 raise ProtocolError("the stream ended inside a frame")
             return False
-        if count > _LENGTH.size and not self.unread:
-            (length,) = _LENGTH.unpack_from(self._scratch)
-            if count == _LENGTH.size + length and length <= self.limit:
-                return bytes(self._view[_LENGTH.size : count])
+        if not self.unread:
+            alone = self._alone(count)
+            if alone is not None:
+                return alone
         if self._start:
             del self.unread[: self._start]
             self._start = 0
@@ -363,6 +362,15 @@ class FrameReader:
         if len(self.unread) - self._start < _LENGTH.size + length:
             return None
         return self._cut(length)
+
+    def _alone(self, count: int) -> bytes | None:
+        """The payload, when the ``count`` bytes just read into the scratch buffer are one
+        whole frame (a request, an answer): taken as it is, with no buffer to manage."""
+        if count > _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self._scratch)
+            if count == _LENGTH.size + length and length <= self.limit:
+                return bytes(self._view[_LENGTH.size : count])
+        return None
 
     def _length(self) -> int:
         """The length of the frame whose header is at the front (checked against the limit)."""

@@ -35,7 +35,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import nt
@@ -157,8 +157,8 @@ class _Open:
     # Whether its requests run on the daemon's loop (Connection._at_once): its internal device
     # controls, its other requests. Not on a port shared with the system (its claim may wait
     # for the kernel), nor the port's own device controls (a register script may sleep).
-    internal_at_once: bool = True
-    others_at_once: bool = True
+    internal_at_once: bool = field(init=False)
+    others_at_once: bool = field(init=False)
 
     def __post_init__(self) -> None:
         shared = self.port.fdo.backend.shared
@@ -218,8 +218,7 @@ class Connection:
         self._writing = False
         self._writer: threading.Thread | None = None
         self._dead = False  # nothing more goes out
-        self._ending = False  # the connection is being cleaned up
-        self._ended = False  # _end has run (or is running)
+        self._ended = False  # its cleanup has run, or is running (end)
         self._end_lock = threading.Lock()
         self._reader: p.FrameReader | None = None  # once the handshake is over
         self.lease_view: LeaseView | None = None  # the client's lease file (lease.py)
@@ -344,7 +343,7 @@ class Connection:
         except Exception:
             log.exception("%r: unexpected failure in the handshake", self)
         self._settled.set()
-        self._end()
+        self.end()
 
     def settle(self, timeout: float) -> bool:
         """Wait until no thread works for the connection apart from the loop."""
@@ -367,25 +366,15 @@ class Connection:
                     log.debug("%r closed the connection", self)
                     return self._let_go(None)
                 if got is not True:  # one whole frame, and nothing else buffered
-                    message = self._decode(got)
-                    if message is None:
-                        return Turn.IDLE
-                    if not self._at_once(message):
-                        return self._let_go(message)
-                    self._run(message)
-                    return Turn.IDLE
+                    return self._step(got) or Turn.IDLE
             for _ in range(BATCH):
                 if self._dead:  # gone, or cut off: what it sent and nobody will read is dropped
                     return self._let_go(None)
                 payload = reader.take()
                 if payload is None:
                     return Turn.IDLE
-                message = self._decode(payload)
-                if message is None:
-                    continue
-                if not self._at_once(message):
-                    return self._let_go(message)
-                self._run(message)
+                if turn := self._step(payload):
+                    return turn
             return Turn.MORE if reader.buffered() else Turn.IDLE
         except p.ProtocolError as exc:
             log.info("%r broke the protocol (%s); disconnecting it", self, exc)
@@ -395,6 +384,16 @@ class Connection:
         except Exception:
             log.exception("%r: unexpected failure; disconnecting it", self)
         return self._let_go(None)
+
+    def _step(self, payload: bytes) -> Turn | None:
+        """One message on the loop: run it, or hand it to a thread (GONE) when it may wait."""
+        message = self._decode(payload)
+        if message is None:
+            return None
+        if not self._at_once(message):
+            return self._let_go(message)
+        self._run(message)
+        return None
 
     def hung_up(self) -> None:
         """The loop saw the socket closed both ways (the client is gone, or was cut off):
@@ -435,7 +434,7 @@ class Connection:
         except Exception:
             log.exception("%r: unexpected failure; disconnecting it", self)
         self._settled.set()
-        self._end()
+        self.end()
 
     def _at_once(self, message: list[Any]) -> bool:
         """Whether ``message`` runs on the loop: it waits for nothing (see the module
@@ -603,7 +602,7 @@ class Connection:
             hid = self._next_handle
             self._next_handle += 1
             self.handles[hid] = _Open(handle, port)
-            ending = self._ending
+            ending = self._ended
         if ending:  # the connection dropped meanwhile: its cleanup may have run already
             handle.close()
             return
@@ -881,19 +880,15 @@ class Connection:
         self._shutdown_socket()
 
     def end(self) -> None:
-        """Clean the connection up (once: whoever comes second returns at once)."""
-        self._end()
-
-    def _end(self) -> None:
         """The connection's cleanup, once: whoever comes second waits until it is over."""
         with self._end_lock:
-            if not self._ended:
+            if self._ended:
+                return
+            with self._lock:  # a CREATE still under way sees it (_op_create)
                 self._ended = True
-                self._clean_up()
+            self._clean_up()
 
     def _clean_up(self) -> None:
-        with self._lock:
-            self._ending = True
         if self._reader is not None:
             self._reader.clear()  # what a client sent and never saw answered goes now
         if self.handles:
