@@ -94,6 +94,13 @@ class PortArbiter:
         """The waiters in FIFO order (one consistent snapshot: the copy is made in one step)."""
         return list(self._queue.values())
 
+    def head(self) -> Waiter | None:
+        """The oldest waiter: the one the next free grants (None when nobody waits)."""
+        with self._lock:
+            for waiter in self._queue.values():
+                return waiter
+        return None
+
     def wait_for(
         self, predicate: Callable[[PortArbiter], bool], timeout: float | None = None
     ) -> bool:

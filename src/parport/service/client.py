@@ -19,6 +19,7 @@ Completion callbacks run on whichever thread read the completion; a callback may
 from __future__ import annotations
 
 import contextlib
+import hmac
 import itertools
 import logging
 import math
@@ -36,6 +37,7 @@ from .. import nt
 from ..driver import Rescan
 from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
+from . import handoff
 from . import protocol as p
 from .config import default_socket_path
 from .lease import LEASE_BYTES, LeaseFile, supported
@@ -60,6 +62,9 @@ LOCK_PORT, UNLOCK_PORT = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_P
 _LOCKS = (LOCK_PORT, UNLOCK_PORT)  # what a lease does without the daemon
 _UNLOCKS = (UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT)
 _DONE = nt.IoStatus(nt.STATUS_SUCCESS, 0, b"")
+ALLOCATE, FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
+INTERNAL = nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+_HANDOFFS = (ALLOCATE, FREE)  # what a direct grant takes part in (handoff.py)
 READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
 
 
@@ -257,6 +262,7 @@ class RemoteFile:
             self._done.wait()
             return
         self.bus._lease_end(self)
+        self.bus._successors.pop(self.hid, None)
         try:
             if not self.bus.closed:
                 self.bus._request(p.OP_CLOSE, self.hid)
@@ -273,6 +279,7 @@ class RemoteFile:
                 return
             self._closed = True
         self.bus._lease_end(self)
+        self.bus._successors.pop(self.hid, None)
         self._done.set()
         self.bus._send_quietly([p.OP_CLOSE, self.bus._next_seq(), self.hid])
 
@@ -547,6 +554,22 @@ class DaemonBus(Closing):
         self._pump_polling = False
         self._pump_parked = False  # the pump sleeps until the last waiting thread leaves
         self._wake_r, self._wake_w = os.pipe()  # tells the pump to stop
+        # Direct handoff (handoff.py): where grants for this client's ALLOCATEs arrive, its
+        # ALLOCATEs a grant may complete, those it completed (until the daemon confirms; the
+        # first message after one tells the daemon, HANDED), and per handle who its FREE may
+        # grant the port to. All under ``_lock``.
+        self._inbox = _inbox(hello)
+        self._grant_sock: socket.socket | None = None  # sends this client's grants
+        self._both: select.poll | None = None  # the socket and the inbox, for a reader
+        if self._inbox is not None:
+            self._grant_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._both = select.poll()
+            self._both.register(sock, select.POLLIN)
+            self._both.register(self._inbox.fileno(), select.POLLIN)
+        self._grantable: dict[int, tuple[RemoteIrp, bytes]] = {}  # with the nonce to expect
+        self._handed: set[int] = set()
+        self._announce: list[int] = []
+        self._successors: dict[int, tuple[bytes, int, bytes]] = {}
         self._pump = threading.Thread(target=self._pump_loop, name="parportd client", daemon=True)
         self._pump.start()
 
@@ -624,13 +647,38 @@ class DaemonBus(Closing):
             nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({self._lost})"
         )
 
-    def _send(self, message: list[Any]) -> None:
+    def _send(self, message: list[Any], grant: tuple[bytes, int, bytes] | None = None) -> None:
+        """Send ``message``; HANDED first for ALLOCATEs granted directly since the last send,
+        and, with ``grant`` (a FREE's successor), the grant before the FREE when this FREE is
+        all this client has in flight (handoff.py)."""
         try:
             with self._send_lock:
-                self._sock.sendall(self._framer.frame(message))
+                if grant is not None:
+                    self._grant(grant)
+                data = self._framer.frame(message)
+                if self._announce:
+                    data = self._announced(data)
+                self._sock.sendall(data)
         except OSError as exc:
             self._connection_lost(f"sending failed: {exc}")
             raise self._dead() from None
+
+    def _grant(self, grant: tuple[bytes, int, bytes]) -> None:
+        """(``_send_lock`` is held, the FREE not yet sent.) Grant the port to the next client
+        when this FREE is all this client has in flight: then the daemon reads the FREE next."""
+        with self._lock:
+            if len(self._irps) != 1 or self._replies:
+                return
+        if self._grant_sock is not None:
+            handoff.send_grant(self._grant_sock, *grant)
+
+    def _announced(self, data: bytes) -> bytes:
+        """(``_send_lock`` is held.) ``data`` after a HANDED for each ALLOCATE granted
+        directly since the last message."""
+        with self._lock:
+            announce, self._announce = self._announce, []
+        handed = [self._framer.frame([p.OP_HANDED, self._next_seq(), r]) for r in announce]
+        return b"".join(handed) + data
 
     def _send_quietly(self, message: list[Any]) -> None:
         if self._lost is None:
@@ -651,11 +699,21 @@ class DaemonBus(Closing):
         irp = RemoteIrp._trusted(major, code, data, output_length, file)  # checked by the handle
         irp.bus = self
         irp.seq = seq = next(self._counter) & 0xFFFFFFFF  # _next_seq, inlined
+        grant = None
         with self._lock:
             self._irps[seq] = irp
+            if major == INTERNAL and code in _HANDOFFS:
+                if code == FREE:
+                    grant = self._successors.pop(file.hid, None)
+                elif self._inbox is not None:
+                    self._grantable[seq] = (irp, self._inbox.nonce(seq))
         irp.arm_cancel(self._cancel_routine)
         try:
-            self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
+            message = [p.OP_SUBMIT, seq, file.hid, major, code, data, output_length]
+            if grant is None:
+                self._send(message)
+            else:
+                self._send(message, grant)
         except BaseException:
             with self._lock:
                 self._irps.pop(seq, None)
@@ -710,6 +768,11 @@ class DaemonBus(Closing):
 
     def _cancel_routine(self, irp: nt.Irp) -> None:
         assert isinstance(irp, RemoteIrp)
+        if self._grantable or self._handed:
+            with self._lock:  # a grant taken first stands; one arriving after is dropped
+                if irp.seq in self._handed:
+                    return
+                self._grantable.pop(irp.seq, None)
         if self._lost is None:
             try:
                 self._request(p.OP_CANCEL, irp.seq)
@@ -818,7 +881,20 @@ class DaemonBus(Closing):
         """Read and dispatch one frame (this thread is the reader); False if ``deadline``
         passed first or the connection is gone."""
         try:
-            if deadline is not None and not self._frames.buffered():
+            if self._grantable and not self._frames.buffered():
+                # An ALLOCATE waits: a grant may come on the inbox before the daemon answers.
+                both = self._both
+                assert both is not None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                events = both.poll(None if remaining is None else math.ceil(remaining * 1000))
+                if not events:
+                    return False
+                if any(fd != self._sock.fileno() for fd, _ in events):
+                    self._take_grants()
+                    return True
+            elif deadline is not None and not self._frames.buffered():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not _readable(self._sock, remaining):
                     return False
@@ -852,6 +928,9 @@ class DaemonBus(Closing):
         poller = select.poll()
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
+        inbox = self._inbox.fileno() if self._inbox is not None else -1
+        if inbox >= 0:
+            poller.register(inbox, select.POLLIN)
         state = self._state
         me = threading.get_ident()
         try:
@@ -885,6 +964,10 @@ class DaemonBus(Closing):
                 if any(fd == self._wake_r for fd, _ in events):
                     os.read(self._wake_r, 512)
                     continue
+                if any(fd == inbox for fd, _ in events):
+                    self._take_grants()
+                    if all(fd == inbox for fd, _ in events):
+                        continue
                 with state:
                     if self._reading is not None or self._waiters:
                         continue  # a waiting thread reads
@@ -905,6 +988,10 @@ class DaemonBus(Closing):
                     state.wait()
                 self._reading = -1  # nobody reads a closed socket
                 self._sock.close()
+                if self._inbox is not None:
+                    self._inbox.close()
+                if self._grant_sock is not None:
+                    self._grant_sock.close()
                 os.close(self._wake_r)
                 os.close(self._wake_w)
                 self._wake_r = self._wake_w = -1
@@ -922,13 +1009,16 @@ class DaemonBus(Closing):
                 slot = None
             with self._lock:
                 irp = self._irps.pop(seq, None)
+                if self._grantable:
+                    self._grantable.pop(seq, None)
             if slot is not None and irp is not None:
                 self._lease_begin(irp.handle, slot)
             if irp is not None:
                 try:  # _complete, inlined: the path of every request
                     irp.complete(status, information, output)
                 except (ValueError, nt.IrpAlreadyCompletedError):
-                    log.exception("parportd completed %r with a result it cannot have", irp)
+                    if not self._confirmed(seq, status):
+                        log.exception("parportd completed %r with a result it cannot have", irp)
         elif kind == p.MSG_REPLY:
             _, seq, status, value = message
             with self._lock:
@@ -949,11 +1039,73 @@ class DaemonBus(Closing):
                 log.warning("parportd: %s", text)
         elif kind == p.MSG_NOTIFY:
             self._notify(message)
+        elif kind == p.MSG_NEXT:
+            self._next(message)
         elif kind == p.MSG_GOODBYE:
             log.warning("parportd: %s", message[2])
             self._connection_lost(str(message[2]))  # nothing more comes: fail what waits
         else:
             log.warning("parportd sent an unknown message %r", kind)
+
+    # --- direct handoff (handoff.py) -------------------------------------------------------------
+    def _next(self, message: list[Any]) -> None:
+        """MSG_NEXT: whom a FREE through a handle may grant the port to, directly."""
+        if len(message) != 5 or self._inbox is None:  # no inbox: this client takes no part
+            return
+        _, hid, address, request, tag = message
+        if (
+            type(hid) is int
+            and type(address) is bytes
+            and type(request) is int
+            and type(tag) is bytes
+            and len(tag) == handoff.NONCE_BYTES
+        ):
+            with self._lock:
+                self._successors[hid] = (address, request, tag)
+
+    def _take_grants(self) -> None:
+        """Complete the ALLOCATE granted by the datagram waiting in the inbox (a request still
+        waiting, not cancelled here, on a handle still open, with the right nonce); the next
+        message tells the daemon."""
+        assert self._inbox is not None
+        grant = self._inbox.take()
+        if grant is None:
+            return
+        request, tag = grant
+        with self._lock:
+            waiting = self._grantable.get(request)
+            if waiting is None or not hmac.compare_digest(waiting[1], tag):
+                log.debug("a grant of request %d dropped (not waiting, or a wrong nonce)", request)
+                return
+            irp = waiting[0]
+            if getattr(irp.handle, "_closed", True):
+                return
+            del self._grantable[request]
+            self._handed.add(request)
+            self._announce.append(request)
+        try:
+            irp.complete(nt.STATUS_SUCCESS)
+        except nt.IrpAlreadyCompletedError:  # the daemon's answer came first
+            self._confirmed(request, nt.STATUS_SUCCESS)
+        if self._blocked:
+            with self._state_lock:
+                self._state.notify_all()
+
+    def _confirmed(self, request: int, status: int) -> bool:
+        """The daemon's answer to an ALLOCATE granted directly (False: not one)."""
+        with self._lock:
+            if request not in self._handed:
+                return False
+            self._handed.discard(request)
+            with contextlib.suppress(ValueError):
+                self._announce.remove(request)
+        if status != nt.STATUS_SUCCESS:
+            log.warning(
+                "parportd answered request %d, granted directly, with %s",
+                request,
+                nt.status_name(status),
+            )
+        return True
 
     def _lease_begin(self, file: Any, slot: Any) -> None:
         if not isinstance(file, RemoteFile) or type(slot) is not int or not 0 <= slot < LEASE_BYTES:
@@ -1002,6 +1154,8 @@ class DaemonBus(Closing):
                 self._lost = reason
             irps = list(self._irps.values())
             self._irps.clear()
+            self._grantable.clear()
+            self._successors.clear()
             replies = list(self._replies.values())
             self._replies.clear()
         for slot in replies:
@@ -1014,6 +1168,21 @@ class DaemonBus(Closing):
             os.write(self._wake_w, b"x")
         with self._state:
             self._state.notify_all()
+
+
+def _inbox(hello: dict[str, Any]) -> handoff.Inbox | None:
+    """The inbox for direct grants the daemon offered (None: not offered, turned off with
+    PARPORT_HANDOFF=0, or the address could not be bound)."""
+    offered = hello.get("handoff")
+    if not handoff.supported() or os.environ.get("PARPORT_HANDOFF", "1") == "0":
+        return None
+    if not (isinstance(offered, list | tuple) and len(offered) == 2):
+        return None
+    try:
+        return handoff.Inbox(*offered)
+    except (OSError, ValueError) as exc:
+        log.debug("no handoff inbox: %s", exc)
+        return None
 
 
 def _readable(sock: socket.socket, timeout: float | None) -> bool:

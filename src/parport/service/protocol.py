@@ -88,6 +88,7 @@ OP_CHECK: Final = 11  # → [str]: broken ownership invariants (diagnostics)
 OP_PING: Final = 12  # → nil
 OP_BYE: Final = 13  # → nil, once every handle of the connection is closed
 OP_INFO: Final = 14  # → map: the port list, the peer's credentials, the limits
+OP_HANDED: Final = 15  # request seq; no answer: a direct grant of that ALLOCATE taken (handoff.py)
 
 OP_NAMES_BY_CODE: Final = {
     OP_NAMES: "NAMES",
@@ -104,6 +105,7 @@ OP_NAMES_BY_CODE: Final = {
     OP_PING: "PING",
     OP_BYE: "BYE",
     OP_INFO: "INFO",
+    OP_HANDED: "HANDED",
 }
 
 # Server → client messages.
@@ -113,6 +115,7 @@ MSG_NOTIFY: Final = 66  # token, "set" | "call", [args]: a client callable invok
 MSG_ERROR: Final = 67  # seq | nil, status, message: a message the server could not take
 MSG_GOODBYE: Final = 68  # status, message: the daemon is going away
 MSG_HELLO: Final = 69  # map: the first frame after the handshake
+MSG_NEXT: Final = 70  # handle, inbox, seq, nonce: whom a FREE through it may grant (handoff.py)
 
 _LENGTH = struct.Struct(">I")
 

@@ -41,6 +41,7 @@ from typing import Any
 from .. import nt
 from .._version import __version__
 from ..driver import DeviceObject, Handle, ParallelBus, ParallelDevice, ParallelPort, open_bus
+from . import handoff
 from . import protocol as p
 from .access import Peer, peer_of, user_mode_major
 from .config import AllowList, Config, PortConfig
@@ -62,6 +63,7 @@ SHUTDOWN_SETTLE_S = 5.0  # how long the shutdown waits for messages running apar
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
 )
+_ALLOCATE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE
 _MAJORS = {  # the major functions a client may send, by value
     int(major): major
     for major in (
@@ -228,6 +230,7 @@ class Connection:
         # handshake, a message that may wait (and the messages after it), or its cleanup.
         self._settled = threading.Event()
         self._parting: list[Any] | None = None  # the message the loop let go at (serve)
+        self.inbox: tuple[bytes, bytes] | None = None  # its direct grants' address, key
 
     def __repr__(self) -> str:
         return f"<connection {self.peer or 'handshaking'}>"
@@ -443,6 +446,10 @@ class Connection:
         op: int = message[0]
         if op in _AT_ONCE:
             return True
+        if op == p.OP_HANDED:  # at once when the request is granted (or unknown) already
+            request = message[2] if len(message) == 3 else None
+            irp = self.pending.get(request) if type(request) is int else None
+            return irp is None or irp.done
         if op == p.OP_SUBMIT:
             if len(message) != 7:
                 return True  # refused at once
@@ -543,7 +550,11 @@ class Connection:
             log.info("%r: handshake refused (magic %s, version %d)", self, magic, version)
             return False
         self.sock.settimeout(None)
-        self.send([p.MSG_HELLO, self.daemon.info(self.peer)])
+        hello = self.daemon.info(self.peer)
+        if handoff.supported():
+            self.inbox = handoff.new_inbox()
+            hello["handoff"] = list(self.inbox)
+        self.send([p.MSG_HELLO, hello])
         log.debug("%r connected (trusted: %s)", self, self.peer.trusted)
         return True
 
@@ -603,6 +614,7 @@ class Connection:
             self._next_handle += 1
             self.handles[hid] = _Open(handle, port)
             ending = self._ended
+        handle.file.context[handoff.CLIENT] = (weakref.ref(self), hid)
         if ending:  # the connection dropped meanwhile: its cleanup may have run already
             handle.close()
             return
@@ -682,6 +694,8 @@ class Connection:
             result = irp._result
             assert result is not None
             self.send([p.MSG_COMPLETE, seq, result.status, result.information, result.output])
+            if code == _ALLOCATE and not result.status and opened is not None:
+                self.daemon.successors.tell(opened.port.fdo.arbiter)  # its next, if waiting
 
         if (
             code == nt.IOCTL_INTERNAL_UNLOCK_PORT
@@ -699,6 +713,20 @@ class Connection:
         except nt.NtStatusError as exc:
             if not irp.done:
                 irp.complete(exc.status)
+        if code == _ALLOCATE and not irp.done and opened is not None:
+            self._queued(seq, irp, opened)
+
+    def _queued(self, seq: int, irp: nt.Irp, opened: _Open) -> None:
+        """An ALLOCATE waits for the port: when this client takes direct grants and the
+        request is a port handle's on a port the daemon alone uses (a grant there does nothing
+        on the wire or in the kernel), the owner may be told it is next (handoff.py)."""
+        if (
+            self.inbox is not None
+            and irp.major_function == nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
+            and opened.internal_at_once
+            and isinstance(opened.handle.device, ParallelPort)
+        ):
+            self.daemon.successors.waiting(irp, self, seq, self.inbox, opened.port.fdo.arbiter)
 
     def _complete(self, seq: int, status: int) -> None:
         self.send([p.MSG_COMPLETE, seq, status, 0, b""])
@@ -841,6 +869,24 @@ class Connection:
         self.close_handles()
         self._reply(seq)
 
+    def _op_handed(self, seq: int, args: list[Any]) -> None:
+        """The client took a direct grant of its ALLOCATE ``request`` (handoff.py): nothing
+        more of this connection runs until the daemon has granted it too (the owner's FREE is on
+        its way), or HANDED_WAIT_S pass. No answer."""
+        if len(args) != 1 or type(args[0]) is not int:
+            self._error(seq, nt.STATUS_INVALID_PARAMETER, "HANDED takes one request number")
+            return
+        with self._lock:
+            irp = self.pending.get(args[0])
+        if irp is not None and irp.wait(handoff.HANDED_WAIT_S) is None:
+            log.warning(
+                "%r took a grant of request %d that the daemon has not made in %.0f s; "
+                "running its messages on",
+                self,
+                args[0],
+                handoff.HANDED_WAIT_S,
+            )
+
     def _op_info(self, seq: int, args: list[Any]) -> None:
         assert self.peer is not None
         self._reply(seq, self.daemon.info(self.peer))
@@ -925,6 +971,7 @@ _OPERATIONS: dict[int, Callable[[Connection, int, list[Any]], None]] = {
     p.OP_PING: Connection._op_ping,
     p.OP_BYE: Connection._op_bye,
     p.OP_INFO: Connection._op_info,
+    p.OP_HANDED: Connection._op_handed,
 }
 # Operations that wait for nothing: the loop runs them (Connection._at_once; SUBMIT is decided
 # by its target).
@@ -997,6 +1044,7 @@ class Daemon:
         self._poller: select.epoll | None = None  # the loop's
         self._closed = False
         self.leases = Leases()
+        self.successors = handoff.Successors()  # direct grants between clients (handoff.py)
         self.helpers = Helpers("parportd")  # the work apart from the loop
 
     # --- ports ----------------------------------------------------------------------------------
