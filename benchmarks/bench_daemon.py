@@ -6,7 +6,9 @@
   and on LPT1.0 (selected on the wire, never leased); for scale, a bare msgpack frame and its
   answer between two Python processes;
 * the ALLOCATE handoff between two client processes (A's FREE sent → B's ALLOCATE returns),
-  against one ping-pong (goal ≤ 1.5×);
+  against one ping-pong (goal ≤ 1.5×): with the direct grant A sends B, and through the daemon
+  (PARPORT_HANDOFF=0); for scale, one bare datagram to a process that has waited as long as B
+  waits (the trip a direct grant takes, with no work at either end);
 * a SIGKILLed lock holder's port granted to the next process (goal < 100 ms);
 * 64 client processes contending (SELECT_DEVICE + DESELECT_DEVICE from port handles): pairs per
   second against one client alone (goal ≥ 0.8×).
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import statistics
@@ -140,6 +143,42 @@ def ping_pong_us(count: int = PINGS) -> float:
     return best
 
 
+def one_hop_us(idle_s: float, count: int = PINGS // 5) -> float:
+    """Median µs from sending a datagram to a Python process waiting in ``poll`` for it, after
+    it has waited ``idle_s``, to that process holding it: what a direct grant's trip costs
+    with no work on either side (a process woken after a wait starts slower than one in a
+    tight ping-pong)."""
+    sender, waiter = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    pid = os.fork()
+    if pid == 0:
+        sender.close()
+        poller = select.poll()
+        poller.register(waiter, select.POLLIN)
+        spans = []
+        while True:
+            poller.poll()
+            data = waiter.recv(64)
+            held = time.perf_counter_ns()
+            if not data:
+                break
+            spans.append(held - int(data))
+            waiter.send(b"k")
+        waiter.send(str(statistics.median(spans[count // 10 :])).encode())
+        os._exit(0)
+    waiter.close()
+    for _ in range(count):
+        end = time.perf_counter() + idle_s
+        while time.perf_counter() < end:
+            pass
+        sender.send(str(time.perf_counter_ns()).encode())
+        sender.recv(64)
+    sender.send(b"")
+    median = float(sender.recv(64))
+    sender.close()
+    os.waitpid(pid, 0)
+    return median / 1000
+
+
 def msgpack_echo_us(count: int = PINGS) -> float:
     """One round trip of a SUBMIT-shaped frame and a COMPLETE-shaped answer between two Python
     processes that do nothing else (no driver, no checks, no threads): what any request and
@@ -220,18 +259,24 @@ HANDOFF_CLIENT = """
     for line in sys.stdin:
         irp = port.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
         print("queued", flush=True)
+        waiting = time.perf_counter_ns()
         irp.wait()
         granted = time.perf_counter_ns()
         port.internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE)
-        print(granted, flush=True)
+        print(waiting, granted, bus.driver.direct_grants, flush=True)
 """
 
 
-def handoff_us(path: str, samples: int = HANDOFFS) -> float:
-    """Median µs from A sending its FREE to B's queued ALLOCATE returning, in B."""
-    child = _child(HANDOFF_CLIENT, path)
+def handoff_us(path: str, direct: bool, samples: int = HANDOFFS) -> tuple[float, float, int]:
+    """(median µs from A sending its FREE to B's queued ALLOCATE returning, in B; median s B
+    waited before A's FREE; how many of B's ALLOCATEs a direct grant completed)."""
+    with _handoff(direct):
+        child = _child(HANDOFF_CLIENT, path)
+        bus = parport.connect(path)
     spans: list[float] = []
-    with parport.connect(path) as bus:
+    waits: list[float] = []
+    direct_grants = 0
+    with bus:
         port = bus.create_file(PORT)
         for _ in range(samples):
             port.internal_device_control(ALLOCATE)
@@ -241,11 +286,23 @@ def handoff_us(path: str, samples: int = HANDOFFS) -> float:
                 pass
             start = time.perf_counter_ns()
             port.internal_device_control(FREE)
-            spans.append((int(_line(child)) - start) / 1000)
+            waiting, granted, direct_grants = map(int, _line(child).split())
+            spans.append((granted - start) / 1000)
+            waits.append((start - waiting) / 1e9)
     assert child.stdin is not None
     child.stdin.close()
     child.wait(30)
-    return statistics.median(spans)
+    return statistics.median(spans), statistics.median(waits), direct_grants
+
+
+@contextmanager
+def _handoff(direct: bool) -> Iterator[None]:
+    """Clients connected inside the block take part in direct grants only when ``direct``."""
+    os.environ["PARPORT_HANDOFF"] = "1" if direct else "0"
+    try:
+        yield
+    finally:
+        del os.environ["PARPORT_HANDOFF"]
 
 
 HOLDER = """
@@ -316,7 +373,8 @@ def main() -> str:
     echo = msgpack_echo_us()
     with _daemon() as path:
         pairs = lock_unlock(path)
-        handoff = handoff_us(path)
+        handoff, waited, grants = handoff_us(path, direct=True)
+        relayed, _, relayed_grants = handoff_us(path, direct=False)
         kill_median, kill_worst = kill_grant_ms(path)
         alone = pairs_per_second(path, 1, CONTENDED_PAIRS * 10)
         crowd = pairs_per_second(path, CONTENDERS, CONTENDED_PAIRS)
@@ -341,14 +399,35 @@ def main() -> str:
             "no driver, no checks",
         )
     )
+    woken = one_hop_us(waited)
     rows.append(
         (
-            "ALLOCATE handoff between two client processes (median)",
+            "ALLOCATE handoff between two client processes, direct grant (median)",
             f"{handoff:.1f} µs",
             f"1 ping-pong: {floor:.1f} µs",
             f"{handoff / floor:.2f}",
             "≤ 1.5",
+            f"{grants} of {HANDOFFS} granted directly",
+        )
+    )
+    rows.append(
+        (
+            "the same through the daemon (PARPORT_HANDOFF=0)",
+            f"{relayed:.1f} µs",
+            f"1 ping-pong: {floor:.1f} µs",
+            f"{relayed / floor:.2f}",
             "",
+            f"{relayed_grants} granted directly",
+        )
+    )
+    rows.append(
+        (
+            f"for scale: a bare datagram to a process that waited {waited * 1e6:.0f} µs, as B did",
+            f"{woken:.1f} µs",
+            f"1 ping-pong: {floor:.1f} µs",
+            f"{woken / floor:.2f}",
+            "info",
+            f"direct handoff / this: {handoff / woken:.2f}",
         )
     )
     rows.append(

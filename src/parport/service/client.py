@@ -569,7 +569,8 @@ class DaemonBus(Closing):
         self._grantable: dict[int, tuple[RemoteIrp, bytes]] = {}  # with the nonce to expect
         self._handed: set[int] = set()
         self._announce: list[int] = []
-        self._successors: dict[int, tuple[bytes, int, bytes]] = {}
+        self._successors: dict[int, tuple[bytes, bytes]] = {}  # handle → (inbox, grant)
+        self.direct_grants = 0  # ALLOCATEs completed by a grant from the previous owner
         self._pump = threading.Thread(target=self._pump_loop, name="parportd client", daemon=True)
         self._pump.start()
 
@@ -647,7 +648,7 @@ class DaemonBus(Closing):
             nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({self._lost})"
         )
 
-    def _send(self, message: list[Any], grant: tuple[bytes, int, bytes] | None = None) -> None:
+    def _send(self, message: list[Any], grant: tuple[bytes, bytes] | None = None) -> None:
         """Send ``message``; HANDED first for ALLOCATEs granted directly since the last send,
         and, with ``grant`` (a FREE's successor), the grant before the FREE when this FREE is
         all this client has in flight (handoff.py)."""
@@ -663,7 +664,7 @@ class DaemonBus(Closing):
             self._connection_lost(f"sending failed: {exc}")
             raise self._dead() from None
 
-    def _grant(self, grant: tuple[bytes, int, bytes]) -> None:
+    def _grant(self, grant: tuple[bytes, bytes]) -> None:
         """(``_send_lock`` is held, the FREE not yet sent.) Grant the port to the next client
         when this FREE is all this client has in flight: then the daemon reads the FREE next."""
         with self._lock:
@@ -891,7 +892,7 @@ class DaemonBus(Closing):
                 events = both.poll(None if remaining is None else math.ceil(remaining * 1000))
                 if not events:
                     return False
-                if any(fd != self._sock.fileno() for fd, _ in events):
+                if all(fd != self._sock.fileno() for fd, _ in events):  # the daemon's word first
                     self._take_grants()
                     return True
             elif deadline is not None and not self._frames.buffered():
@@ -1061,7 +1062,7 @@ class DaemonBus(Closing):
             and len(tag) == handoff.NONCE_BYTES
         ):
             with self._lock:
-                self._successors[hid] = (address, request, tag)
+                self._successors[hid] = (address, handoff.GRANT.pack(request, tag))
 
     def _take_grants(self) -> None:
         """Complete the ALLOCATE granted by the datagram waiting in the inbox (a request still
@@ -1083,6 +1084,7 @@ class DaemonBus(Closing):
             del self._grantable[request]
             self._handed.add(request)
             self._announce.append(request)
+            self.direct_grants += 1
         try:
             irp.complete(nt.STATUS_SUCCESS)
         except nt.IrpAlreadyCompletedError:  # the daemon's answer came first

@@ -78,13 +78,14 @@ def nonce(key: bytes, request: int) -> bytes:
     return hashlib.blake2b(request.to_bytes(4, "big"), key=key, digest_size=NONCE_BYTES).digest()
 
 
-def send_grant(sock: socket.socket, address: bytes, request: int, tag: bytes) -> bool:
-    """Send one grant without waiting; False when it could not go (nobody bound the address,
-    its queue is full): the daemon's completion then tells the client, a hop later."""
+def send_grant(sock: socket.socket, address: bytes, grant: bytes) -> bool:
+    """Send one grant (:data:`GRANT`, packed) without waiting; False when it could not go
+    (nobody bound the address, its queue is full): the daemon's completion then tells the
+    client, a hop later."""
     try:
-        sock.sendto(GRANT.pack(request, tag), socket.MSG_DONTWAIT, address)
+        sock.sendto(grant, socket.MSG_DONTWAIT, address)
     except OSError as exc:
-        log.debug("a direct grant of request %d did not go: %s", request, exc)
+        log.debug("a direct grant did not go: %s", exc)
         return False
     return True
 
