@@ -11,6 +11,9 @@ import random
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,47 +44,64 @@ def _arbiter(running: Any) -> Any:
     return running.ports[0].fdo.arbiter
 
 
+@dataclass
+class _Handoff:
+    """A daemon in this process; A holds the port, B's ALLOCATE waits behind it (A told)."""
+
+    running: Any
+    a: Any
+    b: Any
+    a_file: Any  # A's file object in the daemon: the owner
+    b_port: Any
+    waiting: nt.Irp
+
+
+@contextmanager
+def _a_holds_b_waits(tmp_path: Path) -> Iterator[_Handoff]:
+    with daemon_here(tmp_path) as running:
+        path = running.config.socket
+        with parport.connect(path) as a, parport.connect(path) as b:
+            a.port.allocate()
+            b_port = b.create_file(PORT)
+            waiting = _queued_behind(a, b_port)
+            yield _Handoff(running, a, b, _arbiter(running).owner, b_port, waiting)
+            b_port.close()
+
+
 def test_the_next_client_holds_the_port_before_the_daemon_has_the_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A's grant goes out and its FREE is held back: B's ALLOCATE returns STATUS_SUCCESS while
     the daemon still has A as the owner; B's FREE, sent at once, waits in the daemon (HANDED) and
     succeeds once A's FREE has arrived — without HANDED it would find B not the owner."""
-    with daemon_here(tmp_path) as running:
-        path = running.config.socket
-        with parport.connect(path) as a, parport.connect(path) as b:
-            a.port.allocate()
-            a_file = _arbiter(running).owner
-            b_port = b.create_file(PORT)
-            waiting = _queued_behind(a, b_port)
+    with _a_holds_b_waits(tmp_path) as h:
+        running, a, b, b_port, waiting = h.running, h.a, h.b, h.b_port, h.waiting
+        granted, release = threading.Event(), threading.Event()
+        real_grant = client_module.DaemonBus._grant
 
-            granted, release = threading.Event(), threading.Event()
-            real_grant = client_module.DaemonBus._grant
+        def grant_then_hold(bus: Any, successor: Any) -> None:
+            real_grant(bus, successor)
+            if bus is a.driver:
+                granted.set()
+                assert release.wait(WAIT)
 
-            def grant_then_hold(bus: Any, successor: Any) -> None:
-                real_grant(bus, successor)
-                if bus is a.driver:
-                    granted.set()
-                    assert release.wait(WAIT)
+        monkeypatch.setattr(client_module.DaemonBus, "_grant", grant_then_hold)
+        freeing = threading.Thread(target=a.port.free)
+        freeing.start()
+        assert granted.wait(WAIT)
+        result = waiting.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        assert _arbiter(running).owner is h.a_file  # the daemon has not seen A's FREE
+        assert b.driver.direct_grants == 1
 
-            monkeypatch.setattr(client_module.DaemonBus, "_grant", grant_then_hold)
-            freeing = threading.Thread(target=a.port.free)
-            freeing.start()
-            assert granted.wait(WAIT)
-            result = waiting.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_SUCCESS
-            assert _arbiter(running).owner is a_file  # the daemon has not seen A's FREE
-            assert b.driver.direct_grants == 1
-
-            b_free = b_port.submit_internal_device_control(FREE)
-            assert b_free.wait(0.3) is None  # held: the daemon has not granted B yet
-            release.set()
-            freeing.join(WAIT)
-            result = b_free.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_SUCCESS
-            assert _arbiter(running).owner is None
-            assert b.driver.check() == []
-            b_port.close()
+        b_free = b_port.submit_internal_device_control(FREE)
+        assert b_free.wait(0.3) is None  # held: the daemon has not granted B yet
+        release.set()
+        freeing.join(WAIT)
+        result = b_free.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        assert _arbiter(running).owner is None
+        assert b.driver.check() == []
 
 
 def test_a_client_killed_between_its_grant_and_its_free(tmp_path: Path) -> None:
@@ -129,53 +149,43 @@ def test_a_client_killed_between_its_grant_and_its_free(tmp_path: Path) -> None:
 def test_a_grant_for_a_cancelled_allocate_is_dropped(tmp_path: Path) -> None:
     """B cancels its queued ALLOCATE; A, told earlier that B was next, frees the port and
     sends its grant: B's request stays cancelled and the port is free."""
-    with daemon_here(tmp_path) as running:
-        path = running.config.socket
-        with parport.connect(path) as a, parport.connect(path) as b:
-            a.port.allocate()
-            b_port = b.create_file(PORT)
-            waiting = _queued_behind(a, b_port)
-            assert waiting.cancel()
-            result = waiting.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_CANCELLED
-            assert a.driver._successors  # A still thinks B is next
-            a.port.free()
-            assert b.driver.ping() is None  # whatever arrived in B's inbox has been looked at
-            assert waiting.result is not None and waiting.result.status == nt.STATUS_CANCELLED
-            assert b.driver.direct_grants == 0
-            assert _arbiter(running).owner is None
-            assert a.driver.check() == []
-            b_port.close()
+    with _a_holds_b_waits(tmp_path) as h:
+        running, a, b, waiting = h.running, h.a, h.b, h.waiting
+        assert waiting.cancel()
+        result = waiting.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_CANCELLED
+        assert a.driver._successors  # A still thinks B is next
+        a.port.free()
+        assert b.driver.ping() is None  # whatever arrived in B's inbox has been looked at
+        assert waiting.result is not None and waiting.result.status == nt.STATUS_CANCELLED
+        assert b.driver.direct_grants == 0
+        assert _arbiter(running).owner is None
+        assert a.driver.check() == []
 
 
 def test_forged_grants_are_dropped(tmp_path: Path) -> None:
     """Datagrams in B's inbox with a wrong nonce, the wrong size, or for a request that is not
     waiting do not complete B's ALLOCATE; the daemon's grant still does."""
-    with daemon_here(tmp_path) as running:
-        path = running.config.socket
-        with parport.connect(path) as a, parport.connect(path) as b:
-            a.port.allocate()
-            b_port = b.create_file(PORT)
-            waiting = _queued_behind(a, b_port)
-            address = b.driver.info["handoff"][0]
-            (request,) = b.driver._grantable
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-                for data in (
-                    handoff.GRANT.pack(request, b"\0" * 8),  # the wrong nonce
-                    handoff.GRANT.pack(request + 1, b"\0" * 8),  # not waiting
-                    b"short",
-                    handoff.GRANT.pack(request, b"\0" * 8) + b"x",
-                ):
-                    sender.sendto(data, address)
-            assert waiting.wait(0.3) is None  # B looked at them (it polls its inbox) and waits on
-            assert b.driver.direct_grants == 0
-            a.port.free()
-            result = waiting.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_SUCCESS
-            assert _arbiter(running).owner is not None
-            b_port.internal_device_control(FREE)
-            assert _arbiter(running).owner is None
-            b_port.close()
+    with _a_holds_b_waits(tmp_path) as h:
+        running, a, b, b_port, waiting = h.running, h.a, h.b, h.b_port, h.waiting
+        address = b.driver.info["handoff"][0]
+        (request,) = b.driver._grantable
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            for data in (
+                handoff.GRANT.pack(request, b"\0" * 8),  # the wrong nonce
+                handoff.GRANT.pack(request + 1, b"\0" * 8),  # not waiting
+                b"short",
+                handoff.GRANT.pack(request, b"\0" * 8) + b"x",
+            ):
+                sender.sendto(data, address)
+        assert waiting.wait(0.3) is None  # B looked at them (it polls its inbox) and waits on
+        assert b.driver.direct_grants == 0
+        a.port.free()
+        result = waiting.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        assert _arbiter(running).owner is not None
+        b_port.internal_device_control(FREE)
+        assert _arbiter(running).owner is None
 
 
 def test_a_free_behind_a_slow_request_grants_nothing_directly(
@@ -186,23 +196,18 @@ def test_a_free_behind_a_slow_request_grants_nothing_directly(
     answered by the daemon, and B's FREE succeeds (a direct grant would have held B's FREE
     past HANDED_WAIT_S, and it would have run before B owned the port)."""
     monkeypatch.setattr(handoff, "HANDED_WAIT_S", 0.5)
-    with daemon_here(tmp_path) as running:
-        path = running.config.socket
-        with parport.connect(path) as a, parport.connect(path) as b:
-            a.port.allocate()
-            b_port = b.create_file(PORT)
-            waiting = _queued_behind(a, b_port)
-            pulsing = threading.Thread(target=a.pins.pulse, args=(0x10,), kwargs={"width_s": 1.5})
-            pulsing.start()
-            until(lambda: len(a.driver._irps) == 1, "the pulse in flight")
-            a.port.free()
-            pulsing.join(WAIT)
-            result = waiting.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_SUCCESS
-            assert b.driver.direct_grants == 0
-            assert b_port.internal_device_control(FREE).status == nt.STATUS_SUCCESS
-            assert _arbiter(running).owner is None
-            b_port.close()
+    with _a_holds_b_waits(tmp_path) as h:
+        running, a, b, b_port, waiting = h.running, h.a, h.b, h.b_port, h.waiting
+        pulsing = threading.Thread(target=a.pins.pulse, args=(0x10,), kwargs={"width_s": 1.5})
+        pulsing.start()
+        until(lambda: len(a.driver._irps) == 1, "the pulse in flight")
+        a.port.free()
+        pulsing.join(WAIT)
+        result = waiting.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        assert b.driver.direct_grants == 0
+        assert b_port.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+        assert _arbiter(running).owner is None
 
 
 def test_a_claimed_grant_the_daemon_never_makes(
@@ -211,28 +216,22 @@ def test_a_claimed_grant_the_daemon_never_makes(
     """A owner that sends a grant and never frees: B's next message waits HANDED_WAIT_S, then
     runs as it stands (B's FREE is refused: B is not the owner), and the daemon says why."""
     monkeypatch.setattr(handoff, "HANDED_WAIT_S", 0.5)
-    with daemon_here(tmp_path) as running:
-        path = running.config.socket
-        with parport.connect(path) as a, parport.connect(path) as b:
-            a.port.allocate()
-            a_file = _arbiter(running).owner
-            b_port = b.create_file(PORT)
-            waiting = _queued_behind(a, b_port)
-            (successor,) = a.driver._successors.values()
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-                assert handoff.send_grant(sender, *successor)
-            result = waiting.wait(WAIT)
-            assert result is not None and result.status == nt.STATUS_SUCCESS
-            with caplog.at_level(logging.WARNING, logger="parport.service.server"):
-                status = b_port.internal_device_control(FREE).status
-            assert status == nt.STATUS_INVALID_DEVICE_STATE
-            assert "has not made" in caplog.text
-            assert _arbiter(running).owner is a_file
-            a.port.free()  # B's ALLOCATE is still queued in the daemon: granted now
-            until(lambda: _arbiter(running).owner is not a_file, "B granted")
-            b_port.internal_device_control(FREE)
-            assert _arbiter(running).owner is None
-            b_port.close()
+    with _a_holds_b_waits(tmp_path) as h:
+        running, a, a_file, b_port, waiting = h.running, h.a, h.a_file, h.b_port, h.waiting
+        (successor,) = a.driver._successors.values()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            assert handoff.send_grant(sender, *successor)
+        result = waiting.wait(WAIT)
+        assert result is not None and result.status == nt.STATUS_SUCCESS
+        with caplog.at_level(logging.WARNING, logger="parport.service.server"):
+            status = b_port.internal_device_control(FREE).status
+        assert status == nt.STATUS_INVALID_DEVICE_STATE
+        assert "has not made" in caplog.text
+        assert _arbiter(running).owner is a_file
+        a.port.free()  # B's ALLOCATE is still queued in the daemon: granted now
+        until(lambda: _arbiter(running).owner is not a_file, "B granted")
+        b_port.internal_device_control(FREE)
+        assert _arbiter(running).owner is None
 
 
 def test_handoff_turned_off_in_a_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
