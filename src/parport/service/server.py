@@ -614,7 +614,8 @@ class Connection:
             self._next_handle += 1
             self.handles[hid] = _Open(handle, port)
             ending = self._ended
-        handle.file.context[handoff.CLIENT] = (weakref.ref(self), hid)
+        if isinstance(handle.device, ParallelPort):  # an owner a direct grant may come from
+            handle.file.context[handoff.CLIENT] = (weakref.ref(self), hid)
         if ending:  # the connection dropped meanwhile: its cleanup may have run already
             handle.close()
             return
