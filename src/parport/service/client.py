@@ -262,7 +262,7 @@ class RemoteFile:
             self._done.wait()
             return
         self.bus._lease_end(self)
-        self.bus._successors.pop(self.hid, None)
+        self.bus._handoff_end(self)
         try:
             if not self.bus.closed:
                 self.bus._request(p.OP_CLOSE, self.hid)
@@ -279,7 +279,7 @@ class RemoteFile:
                 return
             self._closed = True
         self.bus._lease_end(self)
-        self.bus._successors.pop(self.hid, None)
+        self.bus._handoff_end(self)
         self._done.set()
         self.bus._send_quietly([p.OP_CLOSE, self.bus._next_seq(), self.hid])
 
@@ -1079,7 +1079,7 @@ class DaemonBus(Closing):
                 log.debug("a grant of request %d dropped (not waiting, or a wrong nonce)", request)
                 return
             irp = waiting[0]
-            if getattr(irp.handle, "_closed", True):
+            if self._closed or getattr(irp.handle, "_closed", True):  # see _handoff_end
                 return
             del self._grantable[request]
             self._handed.add(request)
@@ -1092,6 +1092,14 @@ class DaemonBus(Closing):
         if self._blocked:
             with self._state_lock:
                 self._state.notify_all()
+
+    def _handoff_end(self, file: RemoteFile) -> None:
+        """``file`` is closing (marked closed already): its NEXT is forgotten, and from here no
+        grant is taken for its requests. A grant taken before this (under the same lock) is
+        announced before the CLOSE goes out, so the daemon grants that request before the
+        close releases it, and the two agree."""
+        with self._lock:
+            self._successors.pop(file.hid, None)
 
     def _confirmed(self, request: int, status: int) -> bool:
         """The daemon's answer to an ALLOCATE granted directly (False: not one)."""
@@ -1176,15 +1184,18 @@ def _inbox(hello: dict[str, Any]) -> handoff.Inbox | None:
     """The inbox for direct grants the daemon offered (None: not offered, turned off with
     PARPORT_HANDOFF=0, or the address could not be bound)."""
     offered = hello.get("handoff")
-    if not handoff.supported() or os.environ.get("PARPORT_HANDOFF", "1") == "0":
-        return None
-    if not (isinstance(offered, list | tuple) and len(offered) == 2):
+    if not _takes_grants() or not (isinstance(offered, list | tuple) and len(offered) == 2):
         return None
     try:
         return handoff.Inbox(*offered)
     except (OSError, ValueError) as exc:
         log.debug("no handoff inbox: %s", exc)
         return None
+
+
+def _takes_grants() -> bool:
+    """Whether this client takes part in direct grants (handoff.py)."""
+    return handoff.supported() and os.environ.get("PARPORT_HANDOFF", "1") != "0"
 
 
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
@@ -1216,6 +1227,7 @@ def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) 
         sock.close()
         raise DaemonUnavailableError(f"cannot reach parportd at {path}: {exc}") from None
     leases: LeaseFile | None = None
+    flags = p.TAKES_GRANTS if _takes_grants() else 0
     try:
         sock.settimeout(timeout)
         if supported() and os.environ.get("PARPORT_LEASES", "1") != "0":
@@ -1224,9 +1236,9 @@ def open_client(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) 
             except OSError as exc:
                 log.debug("no lease file: %s", exc)
         if leases is not None:
-            socket.send_fds(sock, [p.handshake_request()], [leases.fd])
+            socket.send_fds(sock, [p.handshake_request(flags=flags)], [leases.fd])
         else:
-            sock.sendall(p.handshake_request())
+            sock.sendall(p.handshake_request(flags=flags))
         reply = p.read_exact(sock, p.HANDSHAKE.size, at_boundary=False)
         assert reply is not None
         magic, version, result = p.parse_handshake(reply)

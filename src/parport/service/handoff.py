@@ -18,7 +18,8 @@ ALLOCATE return before the daemon's own answer arrives.
   for a request still waiting that it has not asked to cancel. Before anything else it sends the
   daemon it sends HANDED (the request's number); the daemon then runs nothing more of that client
   until the request is granted there too (a FREE on its way from the owner, or the owner's
-  cleanup when it died), or :data:`HANDED_WAIT_S` pass.
+  cleanup when it died) — however long the owner takes, as if the ALLOCATE had not returned yet —
+  or the client is gone.
 
 Everything else goes as before: the daemon's completion still arrives (and is taken as the
 confirmation), and a grant that is late, forged, for a cancelled request or for a closed handle
@@ -44,7 +45,8 @@ from . import protocol as p
 __all__ = [
     "CLIENT",
     "GRANT",
-    "HANDED_WAIT_S",
+    "HANDED_LOOK_S",
+    "NEXT_PER_HOLD",
     "Inbox",
     "Successors",
     "new_inbox",
@@ -58,7 +60,8 @@ log = logging.getLogger(__name__)
 GRANT: Final = struct.Struct(">I8s")  # the ALLOCATE request's number, its nonce
 KEY_BYTES: Final = 16
 NONCE_BYTES: Final = 8
-HANDED_WAIT_S: Final = 5.0  # how long the daemon holds a client's messages for a grant it claims
+NEXT_PER_HOLD: Final = 8  # NEXT messages to one owner in one hold of the port, at most
+HANDED_LOOK_S: Final = 0.25  # while HANDED waits, how often the daemon looks for the client gone
 _PREFIX: Final = b"\0parportd-handoff-"
 CLIENT: Final = "parportd client"  # a file object's context key: (connection, handle number)
 
@@ -149,6 +152,10 @@ class Successors:
 
     def __init__(self) -> None:
         self._waiting: dict[int, tuple[weakref.ref[Any], int, bytes, bytes]] = {}
+        # Per port (its arbiter's id): the hold last told about, and how many NEXT it was sent.
+        # Waiters that come and go (a timeout, a cancel) would otherwise send the owner a NEXT
+        # each, and an owner that does not read them would be cut off at the backlog limit.
+        self._told: dict[int, tuple[int, int]] = {}
 
     def waiting(
         self,
@@ -184,4 +191,10 @@ class Successors:
         owner = owner_ref()
         if owner is None or owner is waiter_ref():
             return
+        hold, told = self._told.get(id(arbiter), (-1, 0))
+        if hold != arbiter.holds:
+            hold, told = arbiter.holds, 0
+        if told >= NEXT_PER_HOLD:
+            return
+        self._told[id(arbiter)] = (hold, told + 1)
         owner.send([p.MSG_NEXT, handle, address, request, nonce(key, request)])

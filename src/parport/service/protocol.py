@@ -60,6 +60,8 @@ HELLO_OK: Final = 0
 HELLO_BAD_VERSION: Final = 1  # the server speaks the version it sent back, and closes
 HELLO_BUSY: Final = 2  # too many connections
 HELLO_BAD_MAGIC: Final = 3  # not a parportd client
+# The client's flags (its third field).
+TAKES_GRANTS: Final = 1  # it takes direct grants of the port from other clients (handoff.py)
 
 # Limits (docs/protocol.md, "Limits").
 MAX_FRAME: Final = 4 * 1024 * 1024  # bytes of msgpack in one frame
@@ -124,9 +126,9 @@ class ProtocolError(Exception):
     """The peer broke the framing or the handshake; the connection cannot go on."""
 
 
-def handshake_request(version: int = VERSION) -> bytes:
-    """What a client sends first."""
-    return HANDSHAKE.pack(MAGIC, version, 0)
+def handshake_request(version: int = VERSION, flags: int = 0) -> bytes:
+    """What a client sends first (``flags``: :data:`TAKES_GRANTS`, or 0)."""
+    return HANDSHAKE.pack(MAGIC, version, flags)
 
 
 def handshake_reply(result: int, version: int = VERSION) -> bytes:

@@ -536,7 +536,7 @@ class Connection:
                 view.close()
         if data is None:
             return False
-        magic, version, _ = p.parse_handshake(data)
+        magic, version, flags = p.parse_handshake(data)
         result = p.HELLO_OK
         if not magic:
             result = p.HELLO_BAD_MAGIC
@@ -551,7 +551,7 @@ class Connection:
             return False
         self.sock.settimeout(None)
         hello = self.daemon.info(self.peer)
-        if handoff.supported():
+        if flags & p.TAKES_GRANTS and handoff.supported():
             self.inbox = handoff.new_inbox()
             hello["handoff"] = list(self.inbox)
         self.send([p.MSG_HELLO, hello])
@@ -614,7 +614,7 @@ class Connection:
             self._next_handle += 1
             self.handles[hid] = _Open(handle, port)
             ending = self._ended
-        if isinstance(handle.device, ParallelPort):  # an owner a direct grant may come from
+        if self.inbox is not None and isinstance(handle.device, ParallelPort):  # may grant
             handle.file.context[handoff.CLIENT] = (weakref.ref(self), hid)
         if ending:  # the connection dropped meanwhile: its cleanup may have run already
             handle.close()
@@ -872,21 +872,22 @@ class Connection:
 
     def _op_handed(self, seq: int, args: list[Any]) -> None:
         """The client took a direct grant of its ALLOCATE ``request`` (handoff.py): nothing
-        more of this connection runs until the daemon has granted it too (the owner's FREE is on
-        its way), or HANDED_WAIT_S pass. No answer."""
+        more of this connection runs until the daemon has granted it too — the owner's FREE is
+        on its way, or the owner's cleanup frees the port if it died — or the client is gone
+        (its socket closed both ways: its cleanup then runs). No answer."""
         if len(args) != 1 or type(args[0]) is not int:
             self._error(seq, nt.STATUS_INVALID_PARAMETER, "HANDED takes one request number")
             return
         with self._lock:
             irp = self.pending.get(args[0])
-        if irp is not None and irp.wait(handoff.HANDED_WAIT_S) is None:
-            log.warning(
-                "%r took a grant of request %d that the daemon has not made in %.0f s; "
-                "running its messages on",
-                self,
-                args[0],
-                handoff.HANDED_WAIT_S,
-            )
+        if irp is None:
+            return
+        gone = select.poll()
+        gone.register(self.fd, 0)  # POLLHUP and POLLERR are reported whatever is asked
+        while irp.wait(handoff.HANDED_LOOK_S) is None:
+            if gone.poll(0) or self._dead:
+                log.debug("%r went while its request %d waited for the owner", self, args[0])
+                return
 
     def _op_info(self, seq: int, args: list[Any]) -> None:
         assert self.peer is not None
