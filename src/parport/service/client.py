@@ -64,7 +64,6 @@ _UNLOCKS = (UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT)
 _DONE = nt.IoStatus(nt.STATUS_SUCCESS, 0, b"")
 ALLOCATE, FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
 INTERNAL = nt.IRP_MJ_INTERNAL_DEVICE_CONTROL
-_HANDOFFS = (ALLOCATE, FREE)  # what a direct grant takes part in (handoff.py)
 READ_ONLY_ATTRIBUTES = frozenset({"kind", "name", "selected", "address", "device_id", "phase"})
 
 
@@ -529,6 +528,7 @@ class DaemonBus(Closing):
         self.path = path
         self.info = hello
         self._sock = sock
+        self._sock_fd = sock.fileno()
         self._frames = p.FrameReader(sock)
         self._send_lock = threading.Lock()  # orders the frames, and guards the framer
         self._framer = p.Framer()
@@ -648,14 +648,11 @@ class DaemonBus(Closing):
             nt.STATUS_DEVICE_REMOVED, f"the parportd connection is gone ({self._lost})"
         )
 
-    def _send(self, message: list[Any], grant: tuple[bytes, bytes] | None = None) -> None:
-        """Send ``message``; HANDED first for ALLOCATEs granted directly since the last send,
-        and, with ``grant`` (a FREE's successor), the grant before the FREE when this FREE is
-        all this client has in flight (handoff.py)."""
+    def _send(self, message: list[Any]) -> None:
+        """Send ``message``; first a HANDED for each ALLOCATE granted directly since the last
+        send (handoff.py)."""
         try:
             with self._send_lock:
-                if grant is not None:
-                    self._grant(grant)
                 data = self._framer.frame(message)
                 if self._announce:
                     data = self._announced(data)
@@ -664,11 +661,13 @@ class DaemonBus(Closing):
             self._connection_lost(f"sending failed: {exc}")
             raise self._dead() from None
 
-    def _grant(self, grant: tuple[bytes, bytes]) -> None:
-        """(``_send_lock`` is held, the FREE not yet sent.) Grant the port to the next client
-        when this FREE is all this client has in flight: then the daemon reads the FREE next."""
+    def _grant(self, file: RemoteFile) -> None:
+        """A FREE through ``file`` is about to go: grant the port to the client the daemon said
+        is next, when nothing else of this client is in flight (then the daemon reads the FREE
+        next, and the new owner's messages wait for it no longer than that)."""
         with self._lock:
-            if len(self._irps) != 1 or self._replies:
+            grant = self._successors.pop(file.hid, None)
+            if grant is None or self._irps or self._replies:
                 return
         if self._grant_sock is not None:
             handoff.send_grant(self._grant_sock, *grant)
@@ -697,24 +696,18 @@ class DaemonBus(Closing):
             )
         if len(data) > p.MAX_IO:
             raise ValueError(f"{len(data)} bytes exceed the daemon's limit of {p.MAX_IO}")
+        if code == FREE and self._successors and major == INTERNAL:
+            self._grant(file)  # first: the next owner wakes while this FREE is made
         irp = RemoteIrp._trusted(major, code, data, output_length, file)  # checked by the handle
         irp.bus = self
         irp.seq = seq = next(self._counter) & 0xFFFFFFFF  # _next_seq, inlined
-        grant = None
         with self._lock:
             self._irps[seq] = irp
-            if major == INTERNAL and code in _HANDOFFS:
-                if code == FREE:
-                    grant = self._successors.pop(file.hid, None)
-                elif self._inbox is not None:
-                    self._grantable[seq] = (irp, self._inbox.nonce(seq))
+            if code == ALLOCATE and self._inbox is not None and major == INTERNAL:
+                self._grantable[seq] = (irp, self._inbox.nonce(seq))
         irp.arm_cancel(self._cancel_routine)
         try:
-            message = [p.OP_SUBMIT, seq, file.hid, major, code, data, output_length]
-            if grant is None:
-                self._send(message)
-            else:
-                self._send(message, grant)
+            self._send([p.OP_SUBMIT, seq, file.hid, major, code, data, output_length])
         except BaseException:
             with self._lock:
                 self._irps.pop(seq, None)
@@ -892,7 +885,7 @@ class DaemonBus(Closing):
                 events = both.poll(None if remaining is None else math.ceil(remaining * 1000))
                 if not events:
                     return False
-                if all(fd != self._sock.fileno() for fd, _ in events):  # the daemon's word first
+                if len(events) == 1 and events[0][0] != self._sock_fd:  # the daemon's word first
                     self._take_grants()
                     return True
             elif deadline is not None and not self._frames.buffered():
