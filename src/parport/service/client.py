@@ -886,7 +886,7 @@ class DaemonBus(Closing):
                 if not events:
                     return False
                 if len(events) == 1 and events[0][0] != self._sock_fd:  # the daemon's word first
-                    self._take_grants()
+                    self._take_grant()
                     return True
             elif deadline is not None and not self._frames.buffered():
                 remaining = deadline - time.monotonic()
@@ -959,7 +959,7 @@ class DaemonBus(Closing):
                     os.read(self._wake_r, 512)
                     continue
                 if any(fd == inbox for fd, _ in events):
-                    self._take_grants()
+                    self._take_grant()
                     if all(fd == inbox for fd, _ in events):
                         continue
                 with state:
@@ -1057,7 +1057,7 @@ class DaemonBus(Closing):
             with self._lock:
                 self._successors[hid] = (address, handoff.GRANT.pack(request, tag))
 
-    def _take_grants(self) -> None:
+    def _take_grant(self) -> None:
         """Complete the ALLOCATE granted by the datagram waiting in the inbox (a request still
         waiting, not cancelled here, on a handle still open, with the right nonce); the next
         message tells the daemon."""

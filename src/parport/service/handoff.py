@@ -4,9 +4,9 @@ hop, client to client, instead of two through the daemon (docs/protocol.md, "Han
 The daemon stays the only judge of who owns the port; a direct grant only lets the next client's
 ALLOCATE return before the daemon's own answer arrives.
 
-* At the handshake the daemon gives each client (MSG_HELLO, ``"handoff"``) a datagram address of
-  its own in Linux's abstract socket namespace and a secret key. The client binds that address:
-  its *inbox*.
+* A client that asks at its handshake (:data:`~.protocol.TAKES_GRANTS`) gets in MSG_HELLO
+  (``"handoff"``) a datagram address of its own in Linux's abstract socket namespace and a secret
+  key. The client binds that address: its *inbox*.
 * When a port's owner is a client's port handle and the oldest request waiting for the port is
   another client's ALLOCATE (a plain one: nothing to do on the wire when it is granted), the
   daemon tells the owner (MSG_NEXT): that request's number, the waiting client's inbox, and a
@@ -15,8 +15,8 @@ ALLOCATE return before the daemon's own answer arrives.
 * The owner, when it frees the port through that handle with nothing else of its own in flight,
   first sends the datagram (request number, nonce) to the inbox, then its FREE to the daemon.
 * The waiting client completes its ALLOCATE STATUS_SUCCESS on a datagram whose nonce is right,
-  for a request still waiting that it has not asked to cancel. Before anything else it sends the
-  daemon it sends HANDED (the request's number); the daemon then runs nothing more of that client
+  for a request still waiting that it has not asked to cancel. Its next message to the daemon is
+  preceded by HANDED (the request's number); the daemon then runs nothing more of that client
   until the request is granted there too (a FREE on its way from the owner, or the owner's
   cleanup when it died) — however long the owner takes, as if the ALLOCATE had not returned yet —
   or the client is gone.
