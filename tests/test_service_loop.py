@@ -7,11 +7,13 @@ hand-overs, and the daemon stops on a signal whichever of its threads the kernel
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ from driver_helpers import until
 from parport import nt
 from parport.driver import registers as reg
 from parport.service import protocol as p
-from service_helpers import STOP_TIMEOUT_S, DaemonProcess, daemon, daemon_here
+from service_helpers import STOP_TIMEOUT_S, Child, DaemonProcess, daemon, daemon_here
 
 WAIT = 30.0
 LOCK, UNLOCK = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
+ALLOCATE, FREE = nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE, nt.IOCTL_INTERNAL_PARALLEL_PORT_FREE
 INTERNAL = int(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL)
 
 
@@ -390,3 +393,69 @@ def test_what_a_gone_client_left_unread_is_not_run(
         until(lambda: running.connections == 0, "the connection cleaned up")
         sock.close()
     assert ran == [0]
+
+
+def test_a_client_killed_during_a_long_register_script_frees_the_port_at_once(
+    tmp_path: Path,
+) -> None:
+    """A holds the port and pulses the data lines for 10 s (one script: set, sleep, reset). A
+    is SIGKILLed during the sleep: the daemon sees the client gone although its message runs
+    apart from the loop, the script's sleep is cut short and its last write still runs (the
+    lines end at the idle byte), and B's waiting ALLOCATE is granted within a second, not when
+    the 10 s are over."""
+    with daemon_here(tmp_path) as running:
+        path = running.config.socket
+        pulser = Child(
+            """
+            import sys, parport
+            bus = parport.connect(sys.argv[1])
+            bus.port.allocate()
+            print("held", flush=True)
+            bus.pins.pulse(0xA5, width_s=10.0, idle=0x00)
+            print("pulsed", flush=True)
+            """,
+            path,
+        )
+        try:
+            assert pulser.line() == "held"
+            with parport.connect(path) as b:
+                (a,) = [c for c in running._connections if c.peer and c.peer.pid == pulser.pid]
+                until(lambda: not a._settled.is_set(), "A's pulse running apart")
+                waiting = b.port.handle.submit_internal_device_control(ALLOCATE)
+                until(lambda: b.port.waiters == 1, "B's ALLOCATE queued")
+                killed = time.monotonic()
+                pulser.proc.kill()
+                result = waiting.wait(WAIT)
+                granted = time.monotonic() - killed
+                assert result is not None and result.status == nt.STATUS_SUCCESS
+                assert granted < 1.0, f"granted {granted:.2f} s after the kill"
+                assert b.pins.read_data() == 0x00  # the pulse's last write ran
+                b.port.handle.internal_device_control(FREE)
+                assert b.driver.check() == []
+        finally:
+            pulser.kill()
+
+
+def test_sigterm_during_a_long_register_script(tmp_path: Path) -> None:
+    """A client pulses for 10 s; SIGTERM stops the daemon within a few seconds (the script's
+    sleep is cut short: every request is cancelled as the daemon goes), exit 0."""
+    with daemon(tmp_path) as served, parport.connect(served.socket) as a:
+        a.port.allocate()
+        pulsing = threading.Thread(target=_pulse_quietly, args=(a,))
+        pulsing.start()
+        until(lambda: _busy(a), "the pulse under way")
+        stopped = time.monotonic()
+        status = served.stop()
+        took = time.monotonic() - stopped
+        pulsing.join(WAIT)
+        assert status == 0
+        assert took < 5.0, f"the daemon took {took:.1f} s to stop"
+
+
+def _pulse_quietly(bus: Any) -> None:
+    with contextlib.suppress(nt.ParportError):
+        bus.pins.pulse(0xA5, width_s=10.0)
+
+
+def _busy(bus: Any) -> bool:
+    return bool(bus.driver._irps)

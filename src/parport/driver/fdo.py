@@ -392,7 +392,7 @@ class ParallelPort(DeviceObject, PortSeam):
             return
         owner = irp.handle
         if self.owns(owner):
-            done = self._script(steps, owner, None)  # inside the handle's own allocation
+            done = self._script(steps, owner, None, irp)  # inside the handle's own allocation
             if done is not None:
                 irp.complete(*done)
                 return
@@ -414,27 +414,35 @@ class ParallelPort(DeviceObject, PortSeam):
     def _run_script(self, irp: nt.Irp, steps: Sequence[registers.Step], take: object) -> None:
         """Run a script for its owner; ``take``: the owner whose automatic allocation it was,
         given back afterwards."""
-        done = self._script(steps, take, take)
+        done = self._script(steps, take, take, irp)
         irp.complete(*(done or (nt.STATUS_CANCELLED,)))  # None: its handle was closed meanwhile
 
     def _script(
-        self, steps: Sequence[registers.Step], owner: object, take: object
+        self,
+        steps: Sequence[registers.Step],
+        owner: object,
+        take: object,
+        irp: nt.Irp | None = None,
     ) -> nt.IoStatus | None:
         """Run ``steps`` on the wire for ``owner``, checked to hold the port under the wire lock
         (a FREE racing this from another thread of the same handle cannot let the script land
         in the next owner's turn); None, and nothing run, when it does not hold it any more.
-        Gives the port back to ``take``'s automatic allocation afterwards, if any."""
+        Gives the port back to ``take``'s automatic allocation afterwards, if any. A cancel of
+        ``irp`` cuts its sleeps short (registers.py)."""
+        cancelled = None if irp is None else (lambda: irp.cancelled)
         try:
             with self.wire_lock:
                 if not self.owns(owner):
                     return None
-                data = registers.run(self.backend, steps)
+                data, cut = registers.run(self.backend, steps, cancelled)
         except OSError as exc:
             log.info("%s: a register script failed: %s", self.name, exc)
             return nt.IoStatus(nt.STATUS_IO_DEVICE_ERROR)
         finally:
             if take is not None:
                 self.release(take)
+        if cut:
+            return nt.IoStatus(nt.STATUS_CANCELLED)
         return nt.IoStatus(nt.STATUS_SUCCESS, len(data), data)
 
     def run_now(

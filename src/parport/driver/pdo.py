@@ -951,12 +951,15 @@ class ParallelDevice(DeviceObject, PortOwner):
         assert steps is not None  # checked at dispatch
         try:
             with self.port.wire_lock:
-                data = registers.run(self.port.backend, steps)
+                data, cut = registers.run(self.port.backend, steps, lambda: irp.cancelled)
         except OSError as exc:
             log.info("%s: a register script failed: %s", self.location, exc)
             irp.complete(nt.STATUS_IO_DEVICE_ERROR)
             return
-        irp.complete(nt.STATUS_SUCCESS, len(data), data)
+        if cut:
+            irp.complete(nt.STATUS_CANCELLED)
+        else:
+            irp.complete(nt.STATUS_SUCCESS, len(data), data)
 
     def _set_timeouts(self, irp: nt.Irp) -> None:
         timeouts = nt.SERIAL_TIMEOUTS.unpack(irp.input)

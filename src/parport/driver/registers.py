@@ -17,22 +17,29 @@ A step is 6 bytes: operation (1), register (1: 0 data, 1 status, 2 control), val
 endian). Operations: READ; WRITE value; MODIFY (register = register & ~mask | bits & mask, with
 mask in bits 0–7 and bits in 8–15 of the value); SLEEP value microseconds. Values are register
 bits, as the PC sees them (``parport.hw.signals`` converts to pin levels).
+
+A script whose request is cancelled while it runs (its handle closed, its client gone, the
+daemon stopping) cuts its remaining sleeps short, looking every :data:`SLEEP_SLICE_US`, and
+still makes its remaining register accesses, so that a pulse still ends; the request then
+completes STATUS_CANCELLED.
 """
 
 from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from typing import Final
 
 from .. import nt
 from ..hw.backend import PortBackend
+from ..hw.clock import PACED_IDLE_JUMP_NS
 
 __all__ = [
     "IOCTL_PARPORT_REGISTERS",
     "MAX_STEPS",
+    "SLEEP_SLICE_US",
     "Op",
     "Register",
     "Step",
@@ -46,6 +53,10 @@ IOCTL_PARPORT_REGISTERS: Final = nt.CTL_CODE(
 )
 MAX_STEPS: Final = 4096
 MAX_SLEEP_US: Final = 10_000_000  # one step holds the port at most 10 s
+# A sleeping script looks this often whether it was cancelled. Longer than the waits a paced
+# emulator lets pass at once (parport.hw.clock.PACED_IDLE_JUMP_NS): every slice passes at wall
+# pace, as the whole sleep would.
+SLEEP_SLICE_US: Final = PACED_IDLE_JUMP_NS // 1000 + 10_000
 _STEP = struct.Struct("<BBI")
 
 
@@ -111,11 +122,15 @@ def reads(steps: Sequence[Step]) -> int:
     return sum(1 for op, _, _ in steps if op == Op.READ)
 
 
-def run(port: PortBackend, steps: Sequence[Step]) -> bytes:
-    """Run ``steps`` on ``port`` (its owner holds the wire lock); the bytes read."""
+def run(
+    port: PortBackend, steps: Sequence[Step], cancelled: Callable[[], bool] | None = None
+) -> tuple[bytes, bool]:
+    """Run ``steps`` on ``port`` (its owner holds the wire lock): (the bytes read, whether a
+    sleep was cut short because ``cancelled()`` said so — see the module docstring)."""
     readers = (port.read_data, port.read_status, port.read_control)
     writers = (port.write_data, port.write_status, port.write_control)
     out = bytearray()
+    cut = False
     for op, reg, value in steps:
         if op == Op.READ:
             out.append(readers[reg]() & 0xFF)
@@ -125,6 +140,21 @@ def run(port: PortBackend, steps: Sequence[Step]) -> bytes:
             mask, bits = value & 0xFF, (value >> 8) & 0xFF
             current = readers[reg]() & 0xFF
             writers[reg]((current & ~mask) | (bits & mask))
-        else:
+        elif cancelled is None:
             port.sleep(value)
-    return bytes(out)
+        elif not cut:
+            cut = _sleep(port, value, cancelled)
+    return bytes(out), cut
+
+
+def _sleep(port: PortBackend, us: int, cancelled: Callable[[], bool]) -> bool:
+    """Sleep ``us`` in slices of at least SLEEP_SLICE_US (the last takes what is left), looking
+    for a cancel before each; True when one cut it short."""
+    while True:
+        if cancelled():
+            return True
+        if us < 2 * SLEEP_SLICE_US:
+            port.sleep(us)
+            return False
+        port.sleep(SLEEP_SLICE_US)
+        us -= SLEEP_SLICE_US

@@ -60,6 +60,7 @@ BATCH = 32  # messages one connection runs in a turn of the loop before the othe
 SHUTDOWN_FLUSH_S = 1.0  # how long a goodbye waits for the clients to read what is left
 LINGER_S = 5.0  # how long an ended connection's client gets to read the answers on their way
 SHUTDOWN_SETTLE_S = 5.0  # how long the shutdown waits for messages running apart to end
+WATCH_S = 0.05  # how often a connection whose message runs apart is looked at for its client gone
 PERIPHERAL_ATTRIBUTES = frozenset(
     {"kind", "name", "selected", "address", "received", "device_id", "phase"}
 )
@@ -398,6 +399,17 @@ class Connection:
         self._run(message)
         return None
 
+    def went_away(self) -> None:
+        """The client went while a message of its connection runs apart from the loop (which
+        does not watch the socket meanwhile): nothing more goes out, and its requests are
+        cancelled, so that one still running — a register script asleep — ends now, and the
+        cleanup that frees what the client held follows at once."""
+        self.hung_up()
+        with self._lock:
+            pending = list(self.pending.values())
+        for irp in pending:
+            irp.cancel()
+
     def hung_up(self) -> None:
         """The loop saw the socket closed both ways (the client is gone, or was cut off):
         nothing more goes out, and its turn ends the connection without running what it left
@@ -416,9 +428,16 @@ class Connection:
         has let go of the socket first: the cleanup closes it.)"""
         message, self._parting = self._parting, None
         self._settled.clear()
+        self.daemon.watch(self)
         self.daemon.helpers.run(lambda: self._apart(message))
 
     def _apart(self, message: list[Any] | None) -> None:
+        try:
+            self._run_apart(message)
+        finally:
+            self.daemon.unwatch(self)
+
+    def _run_apart(self, message: list[Any] | None) -> None:
         reader = self._reader
         assert reader is not None
         try:
@@ -1047,6 +1066,11 @@ class Daemon:
         self._closed = False
         self.leases = Leases()
         self.successors = handoff.Successors()  # direct grants between clients (handoff.py)
+        # The connections whose messages run apart from the loop, and the thread that looks
+        # whether their clients went (the loop does not watch their sockets meanwhile).
+        self._away: set[Connection] = set()
+        self._away_changed = threading.Condition()
+        self._watcher: threading.Thread | None = None
         self.helpers = Helpers("parportd")  # the work apart from the loop
 
     # --- ports ----------------------------------------------------------------------------------
@@ -1238,6 +1262,55 @@ class Daemon:
             self._poller.unregister(fd)
             connection.go_apart()
 
+    def watch(self, connection: Connection) -> None:
+        """``connection`` runs a message apart from the loop: look whether its client goes."""
+        with self._away_changed:
+            if self._closed:
+                return
+            self._away.add(connection)
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch_loop, name="parportd watch", daemon=True
+                )
+                self._watcher.start()
+            self._away_changed.notify()
+
+    def unwatch(self, connection: Connection) -> None:
+        with self._away_changed:
+            self._away.discard(connection)
+
+    def _watch_loop(self) -> None:
+        """Every WATCH_S, look at the sockets of the connections running apart for both ways
+        closed (POLLHUP: the client is gone; a half-close is not), and tell those connections."""
+        while True:
+            with self._away_changed:
+                while not self._away and not self._closed:
+                    self._away_changed.wait()
+                if self._closed:
+                    return
+            self._tell_gone()  # holds no connection while this thread waits
+
+    def _tell_gone(self) -> None:
+        for connection in self._gone_away():
+            self.unwatch(connection)
+            connection.went_away()
+
+    def _gone_away(self) -> list[Connection]:
+        """The connections running apart whose clients are gone, after waiting WATCH_S at most
+        (weakly held meanwhile: an ended connection is not kept alive by the watch)."""
+        with self._away_changed:
+            away = {connection.fd: weakref.ref(connection) for connection in self._away}
+        poller = select.poll()
+        for fd in away:
+            poller.register(fd, 0)  # POLLHUP, POLLERR and POLLNVAL come whatever is asked
+        try:
+            events = poller.poll(WATCH_S * 1000)
+        except OSError as exc:
+            log.debug("the watch of connections running apart: %s", exc)
+            return []
+        gone = [away[fd]() for fd, _ in events]
+        return [connection for connection in gone if connection is not None]
+
     def adopt(self, connection: Connection) -> bool:
         """Give ``connection`` to the loop to read (after its handshake, or after a message
         that ran apart); False when the loop has stopped (the caller cleans it up)."""
@@ -1306,7 +1379,9 @@ class Daemon:
         """Tell every client, release and deselect everything, close the ports and the socket."""
         if self._closed:
             return
-        self._closed = True
+        with self._away_changed:
+            self._closed = True
+            self._away_changed.notify_all()  # the watcher ends
         sd_notify("STOPPING=1")
         self.stopping = True
         if self._listener is not None:
