@@ -18,10 +18,10 @@ endian). Operations: READ; WRITE value; MODIFY (register = register & ~mask | bi
 mask in bits 0–7 and bits in 8–15 of the value); SLEEP value microseconds. Values are register
 bits, as the PC sees them (``parport.hw.signals`` converts to pin levels).
 
-A script whose request is cancelled while it runs (its handle closed, its client gone, the
-daemon stopping) cuts its remaining sleeps short, looking every :data:`SLEEP_SLICE_US`, and
-still makes its remaining register accesses, so that a pulse still ends; the request then
-completes STATUS_CANCELLED.
+A script whose request is cancelled while it runs (``irp.cancel()``; in the daemon, also its
+client gone or the daemon stopping) cuts its remaining sleeps short, looking every
+:data:`SLEEP_SLICE_US`, and still makes its remaining register accesses, so that a pulse still
+ends; the request then completes STATUS_CANCELLED.
 """
 
 from __future__ import annotations
