@@ -459,3 +459,21 @@ def _pulse_quietly(bus: Any) -> None:
 
 def _busy(bus: Any) -> bool:
     return bool(bus.driver._irps)
+
+
+def test_shutdown_grants_no_waiter_the_port(tmp_path: Path) -> None:
+    """At shutdown every connection's pending requests are cancelled before any connection's
+    handles close: the port its owner's close frees is not granted, on the way out, to another
+    connection's queued ALLOCATE. Each of ten gets STATUS_CANCELLED (then the goodbye); before,
+    only when the owner's connection happened to close last."""
+    with daemon_here(tmp_path) as running:
+        path = running.config.socket
+        owner = parport.connect(path)
+        owner.port.allocate()
+        waiters = [parport.connect(path) for _ in range(10)]
+        irps = [bus.port.handle.submit_internal_device_control(ALLOCATE) for bus in waiters]
+        until(lambda: owner.port.waiters == 10, "ten ALLOCATEs queued")
+    results = [irp.wait(WAIT) for irp in irps]
+    assert [None if r is None else r.status for r in results] == [nt.STATUS_CANCELLED] * 10
+    for bus in (owner, *waiters):
+        bus.close()

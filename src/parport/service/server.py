@@ -405,6 +405,11 @@ class Connection:
         cancelled, so that one still running — a register script asleep — ends now, and the
         cleanup that frees what the client held follows at once."""
         self.hung_up()
+        self.cancel_pending()
+
+    def cancel_pending(self) -> None:
+        """Cancel every request this connection has pending (a running register script cuts
+        its sleeps short; one queued for the port leaves the queue)."""
         with self._lock:
             pending = list(self.pending.values())
         for irp in pending:
@@ -917,10 +922,7 @@ class Connection:
         """Cancel every request of this connection, then close its handles (what the client
         holds is released). Cancelling first keeps a lock given up by one handle from being
         granted to a request the same connection still had queued on another."""
-        with self._lock:
-            pending = list(self.pending.values())
-        for irp in pending:
-            irp.cancel()
+        self.cancel_pending()
         with self._lock:
             opened = list(self.handles.values())
             self.handles.clear()
@@ -1388,6 +1390,8 @@ class Daemon:
             self._listener.close()
         with self._lock:
             connections = list(self._connections)
+        for connection in connections:  # first: no queued request is granted a port freed
+            connection.cancel_pending()  # by another connection's close below
         for connection in connections:
             connection.goodbye(reason)
         deadline = time.monotonic() + SHUTDOWN_FLUSH_S  # one wait for all of them, not one each
