@@ -45,7 +45,6 @@ from . import protocol as p
 __all__ = [
     "CLIENT",
     "GRANT",
-    "HANDED_LOOK_S",
     "NEXT_PER_HOLD",
     "Inbox",
     "Successors",
@@ -61,7 +60,6 @@ GRANT: Final = struct.Struct(">I8s")  # the ALLOCATE request's number, its nonce
 KEY_BYTES: Final = 16
 NONCE_BYTES: Final = 8
 NEXT_PER_HOLD: Final = 8  # NEXT messages to one owner in one hold of the port, at most
-HANDED_LOOK_S: Final = 0.25  # while HANDED waits, how often the daemon looks for the client gone
 _PREFIX: Final = b"\0parportd-handoff-"
 CLIENT: Final = "parportd client"  # a file object's context key: (connection, handle number)
 

@@ -898,20 +898,15 @@ class Connection:
         """The client took a direct grant of its ALLOCATE ``request`` (handoff.py): nothing
         more of this connection runs until the daemon has granted it too — the owner's FREE is
         on its way, or the owner's cleanup frees the port if it died — or the client is gone
-        (its socket closed both ways: its cleanup then runs). No answer."""
+        (the daemon's watch of connections running apart cancels the request: went_away). No
+        answer."""
         if len(args) != 1 or type(args[0]) is not int:
             self._error(seq, nt.STATUS_INVALID_PARAMETER, "HANDED takes one request number")
             return
         with self._lock:
             irp = self.pending.get(args[0])
-        if irp is None:
-            return
-        gone = select.poll()
-        gone.register(self.fd, 0)  # POLLHUP and POLLERR are reported whatever is asked
-        while irp.wait(handoff.HANDED_LOOK_S) is None:
-            if gone.poll(0) or self._dead:
-                log.debug("%r went while its request %d waited for the owner", self, args[0])
-                return
+        if irp is not None:
+            irp.wait()
 
     def _op_info(self, seq: int, args: list[Any]) -> None:
         assert self.peer is not None
