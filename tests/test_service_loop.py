@@ -477,3 +477,35 @@ def test_shutdown_grants_no_waiter_the_port(tmp_path: Path) -> None:
     assert [None if r is None else r.status for r in results] == [nt.STATUS_CANCELLED] * 10
     for bus in (owner, *waiters):
         bus.close()
+
+
+def _voluntary_switches() -> int:
+    """This thread's voluntary context switches so far (Linux's per-thread counter)."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches in /proc")
+
+
+def test_a_request_wakes_its_client_once(tmp_path: Path) -> None:
+    """A thread waiting for an answer sleeps once a request: it waits in poll() for bytes to
+    read, which the daemon reading the request does not wake. Asleep in a blocking recv(), it
+    was also woken each time the daemon read a frame it had sent (the kernel wakes a Unix stream
+    socket's sleepers when its peer frees room), and went back to sleep: two wake-ups a
+    request."""
+    cmd = nt.PARALLEL_1284_COMMAND(ID=0, CommandFlags=0).pack()
+    select_device, deselect = nt.IOCTL_INTERNAL_SELECT_DEVICE, nt.IOCTL_INTERNAL_DESELECT_DEVICE
+    with daemon(tmp_path) as served, parport.connect(served.socket) as bus:
+        port = bus.create_file("\\Device\\ParallelPort0")
+        for _ in range(50):  # warm: the client's pump has parked, the daemon's code is loaded
+            port.internal_device_control(select_device, cmd)
+            port.internal_device_control(deselect, cmd)
+        pairs = 300
+        before = _voluntary_switches()
+        for _ in range(pairs):
+            assert port.internal_device_control(select_device, cmd).status == nt.STATUS_SUCCESS
+            assert port.internal_device_control(deselect, cmd).status == nt.STATUS_SUCCESS
+        per_request = (_voluntary_switches() - before) / (2 * pairs)
+        port.close()
+    assert per_request <= 1.3, f"{per_request:.2f} sleeps a request"

@@ -530,6 +530,12 @@ class DaemonBus(Closing):
         self._sock = sock
         self._sock_fd = sock.fileno()
         self._frames = p.FrameReader(sock)
+        # The reader waits in poll() for POLLIN, never in a blocking recv: a thread asleep in
+        # recv on a Unix stream socket is also woken each time the daemon reads a frame this
+        # client sent (the kernel's write-space wake-up of the same wait queue), and goes back
+        # to sleep; poll() filters that wake-up out, so a request costs one wake-up, not two.
+        self._incoming = select.poll()
+        self._incoming.register(sock, select.POLLIN)
         self._send_lock = threading.Lock()  # orders the frames, and guards the framer
         self._framer = p.Framer()
         self._lock = threading.Lock()
@@ -888,11 +894,13 @@ class DaemonBus(Closing):
                 if len(events) == 1 and events[0][0] != self._sock_fd:  # the daemon's word first
                     self._take_grant()
                     return True
-            elif deadline is not None and not self._frames.buffered():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not _readable(self._sock, remaining):
-                    return False
-            # Without a deadline the read itself waits (one system call, not a poll and a read).
+            elif not self._frames.buffered():
+                if deadline is None:
+                    self._incoming.poll()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._incoming.poll(math.ceil(remaining * 1000)):
+                        return False
             payload = self._frames.read()
             if payload is None:
                 self._connection_lost("parportd closed the connection")
