@@ -5,6 +5,7 @@ both runs must agree; test_facade's contract tests run the same way, unchanged."
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -15,6 +16,7 @@ import pytest
 
 import parport
 import test_facade as facade_tests
+from driver_helpers import until
 from parport import nt
 from service_helpers import config_text, daemon
 
@@ -340,3 +342,73 @@ def test_completion_callbacks_may_block_and_completions_arrive_unwaited(open_bus
     assert seen == [nt.STATUS_SUCCESS]
     h0.close()
     h4.close()
+
+
+BAD_TIMEOUTS = [("1", TypeError), (True, TypeError), (float("nan"), ValueError)]
+
+
+@pytest.mark.parametrize(("timeout", "error"), BAD_TIMEOUTS, ids=["str", "bool", "nan"])
+def test_a_bad_timeout_is_refused_before_its_request_goes(
+    open_bus: Opener, timeout: Any, error: type[Exception]
+) -> None:
+    """A blocking call given a timeout that is not a number of seconds raises at once and sends
+    nothing: no request is left queued to be granted, later, to a caller that was told it
+    failed (the port stays the owner's, then is free). Through the daemon, the connection goes
+    on (a NaN once cut it)."""
+    bus = open_bus()
+    owner, other = bus.create_file(PORT), bus.create_file(PORT)
+    assert owner.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    calls: list[Callable[[], object]] = [
+        lambda: other.internal_device_control(ALLOCATE, timeout=timeout),
+        lambda: other.device_control(nt.IOCTL_PAR_QUERY_INFORMATION, b"", 1, timeout=timeout),
+        lambda: other.read(1, timeout=timeout),
+        lambda: other.write(b"x", timeout=timeout),
+        lambda: bus.port.allocate(timeout=timeout),
+        lambda: bus.device("LPT1.0").lock(timeout=timeout),
+        lambda: bus.device("LPT1.1", timeout=timeout),
+    ]
+    for call in calls:
+        with pytest.raises(error, match="timeout"):
+            call()
+    bus.pins.timeout = timeout
+    with pytest.raises(error, match="timeout"):
+        bus.pins.set_data(0x5A)
+    bus.pins.timeout = None
+    assert bus.port.waiters == 0
+    queued = other.submit_internal_device_control(ALLOCATE)
+    with pytest.raises(error, match="timeout"):
+        queued.wait(timeout)  # the caller holds the request: it may still wait or cancel
+    queued.cancel()
+    assert done(queued).status == nt.STATUS_CANCELLED
+    assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    assert other.internal_device_control(ALLOCATE, timeout=0).status == nt.STATUS_SUCCESS
+    assert other.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    bus.device("LPT1.0").close()  # nothing left open by the refused calls
+    bus.device("LPT1.1").close()
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e12], ids=["inf", "1e12"])
+def test_a_timeout_longer_than_the_system_can_wait_waits_without_limit(
+    open_bus: Opener, timeout: float
+) -> None:
+    """Infinity, or more seconds than a wait can take (threading.TIMEOUT_MAX), means no limit:
+    the call waits for the port and gets it (it raised OverflowError once, leaving its request
+    queued, so the port was granted to a caller told that it had failed)."""
+    bus = open_bus()
+    owner, other = bus.create_file(PORT), bus.create_file(PORT)
+    assert owner.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    results: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(other.internal_device_control(ALLOCATE, timeout=timeout))
+    )
+    waiter.start()
+    until(lambda: bus.port.waiters == 1, "the blocking ALLOCATE queued")
+    assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    waiter.join(WAIT)
+    assert [r.status for r in results] == [nt.STATUS_SUCCESS]
+    irp = owner.submit_internal_device_control(ALLOCATE)
+    assert bus.port.waiters == 1
+    assert other.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    result = irp.wait(timeout)
+    assert result is not None and result.status == nt.STATUS_SUCCESS
+    assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS

@@ -22,6 +22,7 @@ from . import nt
 from .driver import PortOptions, open_bus
 from .hw.lifetime import Closing
 from .hw.spec import default_spec
+from .nt.irp import wait_seconds
 
 __all__ = ["Bus", "BusDriver", "Device", "DeviceStatus", "Mode", "Port", "connect", "open"]
 
@@ -129,14 +130,18 @@ def _check(result: nt.IoStatus, what: str) -> nt.IoStatus:
     return result
 
 
+def _seconds(timeout: float | None) -> float | None:
+    """A facade call's ``timeout``, checked before its request goes (a bad one leaves no request
+    behind): None or infinity for no limit, else a number of seconds >= 0."""
+    if timeout is not None and wait_seconds(timeout) is not None and timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+    return wait_seconds(timeout)
+
+
 def _wait(irp: nt.Irp, what: str, timeout: float | None) -> nt.IoStatus:
-    """Wait for ``irp``; when ``timeout`` passes, cancel it and raise IoTimeoutError (unless it
-    finished anyway), with the bytes moved so far in ``.information``."""
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-        if timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+    """Wait for ``irp``; when ``timeout`` (checked by :func:`_seconds`) passes, cancel it and
+    raise IoTimeoutError (unless it finished anyway), with the bytes moved so far in
+    ``.information``."""
     result = irp.wait(timeout)
     if result is None:
         irp.cancel()
@@ -165,13 +170,13 @@ class Device(Closing):
     """An open device (``LPT1.0``…): exclusive, closed by :meth:`close` or ``with``."""
 
     def __init__(self, bus: Bus, name: str, timeout: float | None = None) -> None:
+        self.timeout = _seconds(timeout)
         self.bus = bus
         self.handle: Any = bus.create_file(name)
         self.name = name
-        self.timeout = timeout
 
     def _t(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
+        return self.timeout if timeout is None else _seconds(timeout)
 
     def _internal(self, code: int, what: str, timeout: float | None = None) -> nt.IoStatus:
         irp = self.handle.submit_internal_device_control(code)
@@ -208,7 +213,8 @@ class Device(Closing):
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         what = f"write to {self.name}"
-        result = _wait(self.handle.submit_write(bytes(data)), what, self._t(timeout))
+        timeout = self._t(timeout)
+        result = _wait(self.handle.submit_write(bytes(data)), what, timeout)
         return _check(result, what).information
 
     def read(self, length: int = 4096, timeout: float | None = None) -> bytes:
@@ -216,7 +222,8 @@ class Device(Closing):
         if isinstance(length, bool) or not isinstance(length, int):
             raise TypeError(f"length must be an int, not {type(length).__name__}")
         what = f"read from {self.name}"
-        result = _wait(self.handle.submit_read(length), what, self._t(timeout))
+        timeout = self._t(timeout)
+        result = _wait(self.handle.submit_read(length), what, timeout)
         return _check(result, what).output
 
     def _ioctl(self, code: int, data: bytes = b"", out: int = 0) -> nt.IoStatus:
@@ -314,6 +321,7 @@ class Port(Closing):
     def allocate(self, timeout: float | None = None) -> None:
         """IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE: wait (in FIFO order) for the port."""
         what = f"allocate {self.name}"
+        timeout = _seconds(timeout)
         irp = self.handle.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
         _check(_wait(irp, what, timeout), what)
         self._owned = True

@@ -33,6 +33,7 @@ from . import nt
 from .driver import registers as reg
 from .hw import signals
 from .hw.lifetime import Closing
+from .nt.irp import wait_seconds
 
 __all__ = [
     "CONTROL_PINS",
@@ -256,7 +257,7 @@ class Pins(Closing):
     def __init__(self, bus: Any, port: Any = None, timeout: float | None = None) -> None:
         self.bus = bus
         self._port = port
-        self.timeout = timeout
+        self.timeout = wait_seconds(timeout)
         self._closed = False
         self._port_handle: Any = None
 
@@ -289,8 +290,8 @@ class Pins(Closing):
                 if not nt.NT_SUCCESS(done.status):
                     raise nt.NtStatusError.from_status(done.status, what)
                 return bytes(done.output)
+        timeout = wait_seconds(self.timeout)  # before the request goes: a bad one leaves none
         irp = handle.submit_device_control(reg.IOCTL_PARPORT_REGISTERS, script, reads)
-        timeout = self.timeout
         result = irp.wait(timeout)
         if result is None:
             irp.cancel()

@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from .. import nt
 from ..hw.lifetime import Closing
+from ..nt.irp import wait_seconds
 from .seam import PortOwner
 from .tokens import TokenTable
 
@@ -382,6 +383,8 @@ class Handle(Closing):
     def internal_device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
+        if timeout is not None:
+            timeout = wait_seconds(timeout)  # before the request goes: a bad one leaves none
         irp = self._submit(_INTERNAL, code, input, output_length)
         result = irp._result
         return result if result is not None else self._finish(irp, timeout)
@@ -397,12 +400,15 @@ class Handle(Closing):
     def device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(self._submit(_DEVICE, code, input, output_length), timeout)
 
     def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(self.submit_read(length), timeout)
 
     def write(self, data: bytes, timeout: float | None = None) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(self._submit(_WRITE, 0, data, 0), timeout)
 
     def query_information(self, info_class: int, length: int) -> nt.IoStatus:

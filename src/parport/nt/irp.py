@@ -17,6 +17,7 @@ thread, after the request's lock is released.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Self
@@ -41,6 +42,24 @@ IrpCallback = Callable[["Irp"], None]
 
 
 _new = object.__new__
+_FOREVER = threading.TIMEOUT_MAX
+
+
+def wait_seconds(timeout: float | None) -> float | None:
+    """``timeout`` as a wait takes it: None (no limit) for None, for infinity and for more
+    seconds than the system can wait (``threading.TIMEOUT_MAX``, about 292 years); zero or less
+    means: look now. TypeError for what is not a number of seconds, ValueError for NaN. The
+    blocking calls check it before they send their request, so a bad timeout leaves no request
+    behind to be granted to nobody."""
+    if timeout is None:
+        return None
+    if type(timeout) is not float and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float)
+    ):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds, not NaN")
+    return None if timeout >= _FOREVER else timeout
 
 
 class IrpAlreadyCompletedError(RuntimeError):
@@ -231,6 +250,7 @@ class Irp:
         result = self._result
         if result is not None:
             return result
+        timeout = wait_seconds(timeout)
         with self._lock:
             if self._result is not None:
                 return self._result

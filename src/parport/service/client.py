@@ -37,6 +37,7 @@ from .. import nt
 from ..driver import Rescan
 from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
+from ..nt.irp import wait_seconds
 from . import handoff
 from . import protocol as p
 from .config import default_socket_path
@@ -58,6 +59,7 @@ SPEC_PREFIX = "parportd:"
 CONNECT_TIMEOUT_S = 10.0  # for the handshake
 PUMP_GRACE_S = 0.005  # the pump reads again once no thread has waited for this long
 PUMP_PARK_S = 1.0  # the longest the pump sleeps while the program only makes blocking calls
+_POLL_MAX_MS = 2**31 - 1  # poll() takes its timeout as a C int of milliseconds
 LOCK_PORT, UNLOCK_PORT = nt.IOCTL_INTERNAL_LOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT
 _LOCKS = (LOCK_PORT, UNLOCK_PORT)  # what a lease does without the daemon
 _UNLOCKS = (UNLOCK_PORT, nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT)
@@ -122,7 +124,7 @@ class RemoteIrp(nt.Irp):
     def wait(self, timeout: float | None = None) -> nt.IoStatus | None:
         if self._result is None:
             bus = self.bus
-            bus._await(self, timeout)
+            bus._await(self, wait_seconds(timeout))
             if self._result is None and bus._lost is not None:
                 bus._fail_lost(self)
         return self._result
@@ -434,6 +436,8 @@ class RemoteHandle(Closing):
     ) -> nt.IoStatus:
         if self._by_lease(code, input, output_length):
             return _DONE
+        if timeout is not None:
+            timeout = wait_seconds(timeout)  # before the request goes: a bad one leaves none
         return self._finish(
             self._submit(nt.IRP_MJ_INTERNAL_DEVICE_CONTROL, code, input, output_length), timeout
         )
@@ -441,14 +445,17 @@ class RemoteHandle(Closing):
     def device_control(
         self, code: int, input: bytes = b"", output_length: int = 0, timeout: float | None = None
     ) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(
             self._submit(nt.IRP_MJ_DEVICE_CONTROL, code, input, output_length), timeout
         )
 
     def read(self, length: int, timeout: float | None = None) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(self._read(length), timeout)
 
     def write(self, data: bytes, timeout: float | None = None) -> nt.IoStatus:
+        timeout = wait_seconds(timeout)
         return self._finish(self._write(data), timeout)
 
     def query_information(self, info_class: int, length: int) -> nt.IoStatus:
@@ -888,9 +895,9 @@ class DaemonBus(Closing):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                events = both.poll(None if remaining is None else math.ceil(remaining * 1000))
-                if not events:
-                    return False
+                events = both.poll(None if remaining is None else _poll_ms(remaining))
+                if not events:  # the deadline passed, or the longest poll did: look again
+                    return deadline is not None and time.monotonic() < deadline
                 if len(events) == 1 and events[0][0] != self._sock_fd:  # the daemon's word first
                     self._take_grant()
                     return True
@@ -899,8 +906,10 @@ class DaemonBus(Closing):
                     self._incoming.poll()
                 else:
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not self._incoming.poll(math.ceil(remaining * 1000)):
+                    if remaining <= 0:
                         return False
+                    if not self._incoming.poll(_poll_ms(remaining)):
+                        return time.monotonic() < deadline  # the longest poll passed: again
             payload = self._frames.read()
             if payload is None:
                 self._connection_lost("parportd closed the connection")
@@ -1197,6 +1206,12 @@ def _inbox(hello: dict[str, Any]) -> handoff.Inbox | None:
 def _takes_grants() -> bool:
     """Whether this client takes part in direct grants (handoff.py)."""
     return handoff.supported() and os.environ.get("PARPORT_HANDOFF", "1") != "0"
+
+
+def _poll_ms(seconds: float) -> int:
+    """``seconds`` (> 0) as poll()'s timeout: milliseconds, rounded up, at most what it takes
+    (a C int: about 24.8 days; a longer wait polls again)."""
+    return min(math.ceil(seconds * 1000), _POLL_MAX_MS)
 
 
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
