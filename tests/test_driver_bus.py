@@ -85,6 +85,22 @@ def test_devices_need_mfg_and_mdl() -> None:
     b.close()
 
 
+def test_a_rescan_with_a_bad_timeout_scans_nothing() -> None:
+    """A rescan's timeout is checked before the scan starts: a string or NaN raises and the
+    unplugged printer stays listed; infinity waits without limit and the scan sees it gone."""
+    b = bus("emu:chain=daisy+printer")
+    port = emu(b)
+    port.inject(Fault.UNPLUG, port.chain[1])
+    with pytest.raises(TypeError, match="timeout"):
+        b.rescan(timeout="1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout"):
+        b.rescan(timeout=float("nan"))
+    assert "LPT1.4" in b.names()
+    result = b.rescan(timeout=float("inf"))
+    assert (result.scanned, result.removed) == (True, ["LPT1.4"])
+    b.close()
+
+
 def test_rescan_reports_added_and_removed() -> None:
     b = bus("emu:chain=daisy+printer")
     port = emu(b)

@@ -21,6 +21,7 @@ from ..hw.backend import PortBackend
 from ..hw.lifetime import Closing
 from ..hw.spec import open_backend
 from ..ieee1284 import DeviceId, Session, dot3
+from ..nt.irp import wait_seconds
 from .fdo import ParallelPort, PortOptions
 from .iomgr import DeviceObject, Handle, IoManager, reap_later
 from .pdo import DeviceKind, ParallelDevice
@@ -158,6 +159,7 @@ class ParallelBus(Closing):
         port up to 2 s on its clock; a port not granted by then keeps its previous devices.
         ``timeout`` (wall seconds) bounds how long this call waits for each: the scan still runs
         when the port is granted later."""
+        timeout = wait_seconds(timeout)  # before the scan starts: a bad one starts none
         ports = self.ports if port is None else [p for p in self.ports if p.index == port]
         if not ports:
             raise ValueError(f"no port with index {port} on this bus")
