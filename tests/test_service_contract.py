@@ -5,10 +5,12 @@ both runs must agree; test_facade's contract tests run the same way, unchanged."
 from __future__ import annotations
 
 import gc
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -412,3 +414,104 @@ def test_a_timeout_longer_than_the_system_can_wait_waits_without_limit(
     result = irp.wait(timeout)
     assert result is not None and result.status == nt.STATUS_SUCCESS
     assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+
+
+def main_waits() -> bool:
+    """Whether the main thread is asleep in a wait (in-process: a threading wait; through the
+    daemon: the client's poll), not between two steps of a call a signal could cut."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    return frame is not None and frame.f_code.co_name in ("wait", "_poll")
+
+
+class WaitInterruptedError(Exception):
+    """What the test's signal handler raises in the waiting thread (as Ctrl-C raises
+    KeyboardInterrupt)."""
+
+
+@contextmanager
+def signalled_once_queued(bus: parport.Bus, act: Callable[[], None]) -> Iterator[list[bool]]:
+    """Within the block, ``act()`` runs once as a signal handler of the main thread, once a
+    request waits for the port and the thread waits for it. The signal is sent again every
+    millisecond until the handler has run: one that lands just before the thread enters its
+    wait is held until the wait returns (CPython runs handlers between bytecodes)."""
+    main = threading.main_thread().ident
+    assert main is not None and main == threading.get_ident()
+    ran: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not ran:
+            ran.append(True)
+            act()
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    stop = threading.Event()
+
+    def interrupt() -> None:
+        until(lambda: bus.port.waiters == 1 and main_waits(), "a request queued, waited for")
+        while not ran and not stop.wait(0.001):
+            signal.pthread_kill(main, signal.SIGUSR1)
+
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
+    try:
+        yield ran
+    finally:
+        stop.set()
+        interrupter.join(WAIT)
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def _interrupt() -> None:
+    raise WaitInterruptedError
+
+
+def test_an_interrupted_blocking_call_takes_its_request_back(open_bus: Opener) -> None:
+    """A blocking call interrupted while its request waits for the port (Ctrl-C's
+    KeyboardInterrupt, or any exception raised in the waiting thread) cancels the request
+    before the exception goes on: the port is not granted later to a caller that never saw it
+    succeed. The same for the facade's lock() and allocate(), and the pins."""
+    bus = open_bus()
+    owner, other = bus.create_file(PORT), bus.create_file(PORT)
+    assert owner.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    calls: list[Callable[[], object]] = [
+        lambda: other.internal_device_control(ALLOCATE),
+        lambda: other.internal_device_control(ALLOCATE, timeout=WAIT),
+        lambda: bus.device("LPT1.0").lock(),
+        bus.port.allocate,
+        lambda: bus.pins.set_data(0x5A),
+    ]
+    for call in calls:
+        with signalled_once_queued(bus, _interrupt), pytest.raises(WaitInterruptedError):
+            call()
+        assert bus.port.waiters == 0
+    assert owner.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    third = bus.create_file(PORT)
+    assert third.internal_device_control(ALLOCATE, timeout=0).status == nt.STATUS_SUCCESS
+    assert third.internal_device_control(FREE).status == nt.STATUS_SUCCESS
+    device = bus.device("LPT1.1")
+    device.lock(timeout=0)  # no lock was left to any of the interrupted calls
+    device.unlock()
+
+
+@pytest.mark.parametrize("waiting", ["lock", "allocate"])
+def test_a_signal_handler_may_make_requests_while_its_thread_waits(
+    open_bus: Opener, waiting: str
+) -> None:
+    """A signal handler runs in the thread it interrupts, here one waiting for its LOCK_PORT or
+    ALLOCATE behind another owner; a request it makes on the same bus is answered, and the wait
+    goes on to its own answer (through the daemon, the nested read once found its poll object
+    busy: RuntimeError in both)."""
+    bus = open_bus()
+    owner = bus.create_file(PORT)
+    assert owner.internal_device_control(ALLOCATE).status == nt.STATUS_SUCCESS
+    waiter = bus.create_file("LPT1.0" if waiting == "lock" else PORT)
+    seen: list[object] = []
+
+    def act() -> None:
+        seen.append(bus.port.waiters)
+        seen.append(owner.internal_device_control(FREE).status)
+
+    with signalled_once_queued(bus, act):
+        status = waiter.internal_device_control(LOCK if waiting == "lock" else ALLOCATE).status
+    assert (seen, status) == ([1, nt.STATUS_SUCCESS], nt.STATUS_SUCCESS)
+    assert waiter.internal_device_control(UNLOCK if waiting == "lock" else FREE).status == 0

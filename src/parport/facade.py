@@ -22,7 +22,7 @@ from . import nt
 from .driver import PortOptions, open_bus
 from .hw.lifetime import Closing
 from .hw.spec import default_spec
-from .nt.irp import wait_seconds
+from .nt.irp import wait_or_cancel, wait_seconds
 
 __all__ = ["Bus", "BusDriver", "Device", "DeviceStatus", "Mode", "Port", "connect", "open"]
 
@@ -138,11 +138,22 @@ def _seconds(timeout: float | None) -> float | None:
     return wait_seconds(timeout)
 
 
-def _wait(irp: nt.Irp, what: str, timeout: float | None) -> nt.IoStatus:
+def _wait(
+    irp: nt.Irp, what: str, timeout: float | None, undo: Callable[[], object] | None = None
+) -> nt.IoStatus:
     """Wait for ``irp``; when ``timeout`` (checked by :func:`_seconds`) passes, cancel it and
     raise IoTimeoutError (unless it finished anyway), with the bytes moved so far in
-    ``.information``."""
-    result = irp.wait(timeout)
+    ``.information``. When the wait is interrupted (Ctrl-C), the request is cancelled; if it
+    succeeded all the same (granted before the cancel reached it), ``undo`` takes it back
+    before the interruption goes on, so an interrupted lock or allocate leaves nothing held."""
+    try:
+        result = wait_or_cancel(irp, timeout)
+    except BaseException:
+        if undo is not None:
+            final = irp.wait()  # at once for a queued request; soon for one at work
+            if final is not None and final.status == nt.STATUS_SUCCESS:
+                undo()
+        raise
     if result is None:
         irp.cancel()
         result = irp.wait()
@@ -178,15 +189,28 @@ class Device(Closing):
     def _t(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is None else _seconds(timeout)
 
-    def _internal(self, code: int, what: str, timeout: float | None = None) -> nt.IoStatus:
+    def _internal(
+        self,
+        code: int,
+        what: str,
+        timeout: float | None = None,
+        undo: Callable[[], object] | None = None,
+    ) -> nt.IoStatus:
         irp = self.handle.submit_internal_device_control(code)
-        return _check(_wait(irp, what, timeout), what)
+        return _check(_wait(irp, what, timeout, undo), what)
 
     # --- the lock -------------------------------------------------------------------------------
     def lock(self, timeout: float | None = None, *, select: bool = True) -> None:
-        """IOCTL_INTERNAL_LOCK_PORT (or _NO_SELECT): the port is this device's until unlock()."""
+        """IOCTL_INTERNAL_LOCK_PORT (or _NO_SELECT): the port is this device's until unlock().
+        Interrupted (Ctrl-C), it leaves the device unlocked."""
         code = nt.IOCTL_INTERNAL_LOCK_PORT if select else nt.IOCTL_INTERNAL_LOCK_PORT_NO_SELECT
-        self._internal(code, f"lock {self.name}", self._t(timeout))
+        undone = (
+            nt.IOCTL_INTERNAL_UNLOCK_PORT if select else nt.IOCTL_INTERNAL_UNLOCK_PORT_NO_DESELECT
+        )
+        what = f"lock {self.name}"
+        self._internal(
+            code, what, self._t(timeout), lambda: self._internal(undone, f"unlock {self.name}")
+        )
         self.bus._hold(self)
 
     def unlock(self, *, deselect: bool = True) -> None:
@@ -323,7 +347,7 @@ class Port(Closing):
         what = f"allocate {self.name}"
         timeout = _seconds(timeout)
         irp = self.handle.submit_internal_device_control(nt.IOCTL_INTERNAL_PARALLEL_PORT_ALLOCATE)
-        _check(_wait(irp, what, timeout), what)
+        _check(_wait(irp, what, timeout, self.free), what)  # interrupted: nothing left held
         self._owned = True
 
     def free(self) -> None:

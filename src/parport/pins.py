@@ -33,7 +33,7 @@ from . import nt
 from .driver import registers as reg
 from .hw import signals
 from .hw.lifetime import Closing
-from .nt.irp import wait_seconds
+from .nt.irp import wait_or_cancel, wait_seconds
 
 __all__ = [
     "CONTROL_PINS",
@@ -292,7 +292,7 @@ class Pins(Closing):
                 return bytes(done.output)
         timeout = wait_seconds(self.timeout)  # before the request goes: a bad one leaves none
         irp = handle.submit_device_control(reg.IOCTL_PARPORT_REGISTERS, script, reads)
-        result = irp.wait(timeout)
+        result = wait_or_cancel(irp, timeout)
         if result is None:
             irp.cancel()
             result = irp.wait()

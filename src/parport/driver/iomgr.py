@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from .. import nt
 from ..hw.lifetime import Closing
-from ..nt.irp import wait_seconds
+from ..nt.irp import wait_or_cancel, wait_seconds
 from .seam import PortOwner
 from .tokens import TokenTable
 
@@ -371,7 +371,7 @@ class Handle(Closing):
         result = irp.result
         if result is not None:
             return result  # answered during dispatch
-        result = irp.wait(timeout)
+        result = wait_or_cancel(irp, timeout)
         if result is None:
             # Cancel it: a queued request completes STATUS_CANCELLED at once; one being worked
             # on sees the cancel flag between bytes and ends with what it has done.

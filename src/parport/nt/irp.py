@@ -62,6 +62,20 @@ def wait_seconds(timeout: float | None) -> float | None:
     return None if timeout >= _FOREVER else timeout
 
 
+def wait_or_cancel(irp: Irp, timeout: float | None) -> IoStatus | None:
+    """``irp.wait(timeout)`` for a blocking call; when the wait is interrupted (Ctrl-C's
+    KeyboardInterrupt, or any exception raised in the waiting thread), the request is cancelled
+    before the exception goes on, as a timeout would: a queued request ends STATUS_CANCELLED at
+    once and one being worked on stops at its next check, so an interrupted ALLOCATE or LOCK is
+    not granted later to a caller that never saw it succeed. (One already granted when the
+    cancel reaches it stands: the facade takes that back, knowing what undoes it.)"""
+    try:
+        return irp.wait(timeout)
+    except BaseException:
+        irp.cancel()
+        raise
+
+
 class IrpAlreadyCompletedError(RuntimeError):
     """A request was completed a second time (a driver bug, never silently ignored)."""
 

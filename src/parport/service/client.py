@@ -37,7 +37,7 @@ from .. import nt
 from ..driver import Rescan
 from ..driver.iomgr import reap_later
 from ..hw.lifetime import Closing
-from ..nt.irp import wait_seconds
+from ..nt.irp import wait_or_cancel, wait_seconds
 from . import handoff
 from . import protocol as p
 from .config import default_socket_path
@@ -424,7 +424,7 @@ class RemoteHandle(Closing):
     # --- blocking (the thread that waits reads its own completion) ------------------------------
     @staticmethod
     def _finish(irp: nt.Irp, timeout: float | None) -> nt.IoStatus:
-        result = irp.wait(timeout)
+        result = wait_or_cancel(irp, timeout)
         if result is None:
             irp.cancel()
             result = irp.wait()
@@ -543,6 +543,12 @@ class DaemonBus(Closing):
         # to sleep; poll() filters that wake-up out, so a request costs one wake-up, not two.
         self._incoming = select.poll()
         self._incoming.register(sock, select.POLLIN)
+        self._polling = 0  # the reading thread's polls under way (one nested in a signal handler)
+        self._reads = 0  # the reading thread's _read_until calls under way
+        # A read nested in another read of the reading thread ends the outer one's poll through
+        # this pipe: the nested read may have taken what the outer one waited for.
+        self._nested_r, self._nested_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._incoming.register(self._nested_r, select.POLLIN)
         self._send_lock = threading.Lock()  # orders the frames, and guards the framer
         self._framer = p.Framer()
         self._lock = threading.Lock()
@@ -579,6 +585,7 @@ class DaemonBus(Closing):
             self._both = select.poll()
             self._both.register(sock, select.POLLIN)
             self._both.register(self._inbox.fileno(), select.POLLIN)
+            self._both.register(self._nested_r, select.POLLIN)
         self._grantable: dict[int, tuple[RemoteIrp, bytes]] = {}  # with the nonce to expect
         self._handed: set[int] = set()
         self._announce: list[int] = []
@@ -895,21 +902,22 @@ class DaemonBus(Closing):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                events = both.poll(None if remaining is None else _poll_ms(remaining))
-                if not events:  # the deadline passed, or the longest poll did: look again
-                    return deadline is not None and time.monotonic() < deadline
+                events = self._poll(both, None if remaining is None else _poll_ms(remaining))
+                if not events:  # the deadline passed, the longest poll did, or a nested read
+                    return deadline is None or time.monotonic() < deadline
                 if len(events) == 1 and events[0][0] != self._sock_fd:  # the daemon's word first
                     self._take_grant()
                     return True
             elif not self._frames.buffered():
                 if deadline is None:
-                    self._incoming.poll()
+                    if not self._poll(self._incoming, None):
+                        return True  # a read nested in the poll: look at the result again
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
-                    if not self._incoming.poll(_poll_ms(remaining)):
-                        return time.monotonic() < deadline  # the longest poll passed: again
+                    if not self._poll(self._incoming, _poll_ms(remaining)):
+                        return time.monotonic() < deadline  # or nested, or the longest poll
             payload = self._frames.read()
             if payload is None:
                 self._connection_lost("parportd closed the connection")
@@ -924,10 +932,41 @@ class DaemonBus(Closing):
                 self._state.notify_all()
         return True
 
+    def _poll(self, poller: select.poll, ms: int | None) -> list[tuple[int, int]]:
+        """``poller.poll(ms)`` for the reading thread: the socket's (and the inbox's) events;
+        none when ``ms`` passed or a nested read ended the poll. A read nested in the poll (a
+        signal handler of the reading thread makes a request while the thread waits: CPython
+        runs the handler inside the poll, then polls again) polls a poll object of its own:
+        one cannot be polled twice at once. Its _read_until then ends the outer poll."""
+        nested = self._polling
+        if nested:
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            if self._inbox is not None and self._grantable:
+                poller.register(self._inbox.fileno(), select.POLLIN)
+        self._polling += 1
+        try:
+            events = poller.poll(ms)
+        finally:
+            self._polling -= 1
+        if not nested and any(fd == self._nested_r for fd, _ in events):
+            with contextlib.suppress(OSError):
+                os.read(self._nested_r, 512)
+            events = [event for event in events if event[0] != self._nested_r]
+        return events
+
     def _read_until(self, waitable: _Slot | RemoteIrp, deadline: float | None) -> None:
-        while waitable._result is None and self._lost is None:
-            if not self._read_one(deadline):
-                return
+        nested = self._reads  # a read inside another of this thread (a handler, a callback)
+        self._reads += 1
+        try:
+            while waitable._result is None and self._lost is None:
+                if not self._read_one(deadline):
+                    return
+        finally:
+            self._reads -= 1
+            if nested:  # the outer read looks at its result again before it polls
+                with contextlib.suppress(OSError):
+                    os.write(self._nested_w, b"n")
 
     def _drain_buffered(self) -> None:
         """Dispatch the whole frames already read (the pump only wakes for new bytes)."""
@@ -1005,7 +1044,9 @@ class DaemonBus(Closing):
                     self._grant_sock.close()
                 os.close(self._wake_r)
                 os.close(self._wake_w)
-                self._wake_r = self._wake_w = -1
+                os.close(self._nested_r)
+                os.close(self._nested_w)
+                self._wake_r = self._wake_w = self._nested_r = self._nested_w = -1
 
     def _dispatch(self, message: Any) -> None:
         if type(message) is not list or not message:
