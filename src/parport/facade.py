@@ -133,9 +133,10 @@ def _check(result: nt.IoStatus, what: str) -> nt.IoStatus:
 def _seconds(timeout: float | None) -> float | None:
     """A facade call's ``timeout``, checked before its request goes (a bad one leaves no request
     behind): None or infinity for no limit, else a number of seconds >= 0."""
-    if timeout is not None and wait_seconds(timeout) is not None and timeout < 0:
+    seconds = wait_seconds(timeout)
+    if seconds is not None and seconds < 0:
         raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
-    return wait_seconds(timeout)
+    return seconds
 
 
 def _wait(
